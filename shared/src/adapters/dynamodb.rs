@@ -1,0 +1,437 @@
+//! The store on DynamoDB: one table, items as in DESIGN.md. Uniqueness and
+//! single use come from conditional writes inside transactions, never from
+//! read-then-write.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::records::{self, CodeItem, GuardItem, ProfileItem, SessionItem};
+use crate::domain::{SessionId, User, UserId};
+use crate::ports::{
+    Account, BoxError, CodeKind, CodeStore, ConfirmOutcome, Session, SessionStore, StoreError,
+    StoredCode, UserStore,
+};
+use crate::secrets::SecretHash;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Transactions that collide with another on the same item are cancelled
+/// with `TransactionConflict`; they are retried this many times.
+const CONFLICT_RETRIES: u32 = 3;
+
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Creates the table (on-demand, `pk`/`sk`, TTL on `expires_at`) if it
+    /// does not exist. For local bootstrap and tests; production tables come
+    /// from `template.yaml`.
+    pub async fn create_table_if_missing(&self) -> Result<(), StoreError> {
+        let key = |name: &str, key_type| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(key_type)
+                .build()
+        };
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+        };
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("pk", KeyType::Hash).map_err(boxed)?)
+            .key_schema(key("sk", KeyType::Range).map_err(boxed)?)
+            .attribute_definitions(attribute("pk").map_err(boxed)?)
+            .attribute_definitions(attribute("sk").map_err(boxed)?)
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(error) if error.code() == Some("ResourceInUseException") => return Ok(()),
+            Err(error) => return Err(classify(error)),
+        }
+        let ttl = TimeToLiveSpecification::builder()
+            .attribute_name("expires_at")
+            .enabled(true)
+            .build()
+            .map_err(boxed)?;
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    fn key(pk: String, sk: &str) -> Item {
+        HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(pk)),
+            ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+        ])
+    }
+
+    fn item(pk: String, sk: &str, record: &impl Serialize) -> Result<Item, StoreError> {
+        let mut item: Item =
+            to_item(record).map_err(|error| StoreError::Backend(Box::new(error)))?;
+        item.extend(Self::key(pk, sk));
+        Ok(item)
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        match output.item {
+            None => Ok(None),
+            Some(item) => from_item(item)
+                .map(Some)
+                .map_err(|error| StoreError::Corrupt(error.to_string())),
+        }
+    }
+
+    fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(boxed)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Runs a transaction, retrying collisions with concurrent transactions.
+    /// Returns the cancellation reason codes when a condition failed.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Result<(), Vec<Option<String>>>, StoreError> {
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let error = match result {
+                Ok(_) => return Ok(Ok(())),
+                Err(error) => error,
+            };
+            let reasons: Option<Vec<Option<String>>> = match &error {
+                SdkError::ServiceError(service) => match service.err() {
+                    TransactWriteItemsError::TransactionCanceledException(cancelled) => Some(
+                        cancelled
+                            .cancellation_reasons()
+                            .iter()
+                            .map(|reason| reason.code().map(str::to_owned))
+                            .collect(),
+                    ),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let Some(reasons) = reasons else {
+                return Err(classify(error));
+            };
+            let has = |code: &str| reasons.iter().any(|reason| reason.as_deref() == Some(code));
+            if has("ConditionalCheckFailed") {
+                return Ok(Err(reasons));
+            }
+            if has("TransactionConflict") && attempt < CONFLICT_RETRIES {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(attempt))).await;
+                continue;
+            }
+            if has("ThrottlingError")
+                || has("ProvisionedThroughputExceeded")
+                || has("TransactionConflict")
+            {
+                return Err(StoreError::Throttled(Box::new(error)));
+            }
+            return Err(classify(error));
+        }
+    }
+
+    async fn find_by_guard(&self, pk: String, sk: &str) -> Result<Option<Account>, StoreError> {
+        let Some(guard) = self.get::<GuardItem>(pk, sk).await? else {
+            return Ok(None);
+        };
+        let profile = self
+            .get::<ProfileItem>(records::user_pk(guard.user_id), records::PROFILE)
+            .await?;
+        Ok(profile.map(ProfileItem::into_account))
+    }
+}
+
+fn failed_at(reasons: &[Option<String>], index: usize) -> bool {
+    reasons.get(index).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
+}
+
+fn boxed(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}
+
+/// Throttling becomes `Throttled` (answered 503 + `Retry-After`), anything
+/// else `Backend` (an opaque 500).
+fn classify<E, R>(error: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let throttled = matches!(
+        error.code(),
+        Some(
+            "ThrottlingException"
+                | "ProvisionedThroughputExceededException"
+                | "RequestLimitExceeded"
+        )
+    );
+    let boxed: BoxError = Box::new(error);
+    if throttled {
+        StoreError::Throttled(boxed)
+    } else {
+        StoreError::Backend(boxed)
+    }
+}
+
+fn timestamp(at: OffsetDateTime) -> Result<AttributeValue, StoreError> {
+    at.format(&Rfc3339).map(AttributeValue::S).map_err(boxed)
+}
+
+fn number(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+#[async_trait]
+impl UserStore for DynamoStore {
+    async fn create_user(
+        &self,
+        account: &Account,
+        confirmation: Option<&StoredCode>,
+    ) -> Result<(), StoreError> {
+        let user = &account.user;
+        let guard = GuardItem { user_id: user.id };
+        let mut items = vec![
+            self.put_new(Self::item(
+                records::user_pk(user.id),
+                records::PROFILE,
+                &ProfileItem::from_account(account),
+            )?)?,
+            self.put_new(Self::item(
+                records::email_pk(user.email.key()),
+                records::EMAIL,
+                &guard,
+            )?)?,
+        ];
+        if let Some(login) = &user.login {
+            items.push(self.put_new(Self::item(
+                records::login_pk(&login.key()),
+                records::LOGIN,
+                &guard,
+            )?)?);
+        }
+        if let Some(code) = confirmation {
+            items.push(self.put_new(Self::item(
+                records::code_pk(&code.hash),
+                records::CODE,
+                &CodeItem::new(code),
+            )?)?);
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(reasons) if failed_at(&reasons, 1) => Err(StoreError::EmailTaken),
+            Err(reasons) if user.login.is_some() && failed_at(&reasons, 2) => {
+                Err(StoreError::LoginTaken)
+            }
+            // A fresh UUIDv7 or 256-bit code already present: not a user error.
+            Err(reasons) => Err(StoreError::Backend(
+                format!("registration cancelled: {reasons:?}").into(),
+            )),
+        }
+    }
+
+    async fn find_by_email(&self, email_key: &str) -> Result<Option<Account>, StoreError> {
+        self.find_by_guard(records::email_pk(email_key), records::EMAIL)
+            .await
+    }
+
+    async fn find_by_login(&self, login_key: &str) -> Result<Option<Account>, StoreError> {
+        self.find_by_guard(records::login_pk(login_key), records::LOGIN)
+            .await
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let profile = self
+            .get::<ProfileItem>(records::user_pk(id), records::PROFILE)
+            .await?;
+        Ok(profile.map(|profile| profile.user))
+    }
+}
+
+#[async_trait]
+impl CodeStore for DynamoStore {
+    async fn confirm_email(
+        &self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<ConfirmOutcome, StoreError> {
+        let Some(code) = self
+            .get::<CodeItem>(records::code_pk(hash), records::CODE)
+            .await?
+        else {
+            return Ok(ConfirmOutcome::Invalid);
+        };
+        if code.kind != CodeKind::Confirm || !code.is_live(now) {
+            return Ok(ConfirmOutcome::Invalid);
+        }
+        if code.used_at.is_some() {
+            return Ok(ConfirmOutcome::AlreadyConfirmed(code.user_id));
+        }
+        let spend = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(records::code_pk(hash), records::CODE)))
+            .update_expression("SET used_at = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :now",
+            )
+            .expression_attribute_values(":now", number(now.unix_timestamp()))
+            .build()
+            .map_err(boxed)?;
+        let activate = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(records::user_pk(code.user_id), records::PROFILE)))
+            .update_expression(
+                "SET #user.#status = :active, #user.email_confirmed = :true, #user.updated_at = :at, \
+                 #user.version = #user.version + :one",
+            )
+            .condition_expression("attribute_exists(pk) AND #user.#status <> :disabled")
+            .expression_attribute_names("#user", "user")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":active", AttributeValue::S("active".to_owned()))
+            .expression_attribute_values(":disabled", AttributeValue::S("disabled".to_owned()))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":at", timestamp(now)?)
+            .expression_attribute_values(":one", number(1))
+            .build()
+            .map_err(boxed)?;
+        let items = vec![
+            TransactWriteItem::builder().update(spend).build(),
+            TransactWriteItem::builder().update(activate).build(),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(ConfirmOutcome::Confirmed(code.user_id)),
+            // Someone spent it between our read and our write: if it is
+            // still live, that was a concurrent open of the same link.
+            Err(reasons) if failed_at(&reasons, 0) => {
+                let again = self
+                    .get::<CodeItem>(records::code_pk(hash), records::CODE)
+                    .await?;
+                Ok(match again {
+                    Some(code) if code.used_at.is_some() && code.is_live(now) => {
+                        ConfirmOutcome::AlreadyConfirmed(code.user_id)
+                    }
+                    _ => ConfirmOutcome::Invalid,
+                })
+            }
+            // The account is gone or disabled.
+            Err(_) => Ok(ConfirmOutcome::Invalid),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for DynamoStore {
+    async fn start_session(
+        &self,
+        session: &Session,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let put = self.put_new(Self::item(
+            records::user_pk(session.user_id),
+            &records::session_sk(session.id),
+            &SessionItem::new(session),
+        )?)?;
+        let record_sign_in = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(
+                records::user_pk(session.user_id),
+                records::PROFILE,
+            )))
+            .update_expression(
+                "SET #user.last_sign_in_at = :at, #user.sign_in_count = #user.sign_in_count + :one",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#user", "user")
+            .expression_attribute_values(":at", timestamp(now)?)
+            .expression_attribute_values(":one", number(1))
+            .build()
+            .map_err(boxed)?;
+        match self
+            .transact(vec![
+                put,
+                TransactWriteItem::builder().update(record_sign_in).build(),
+            ])
+            .await?
+        {
+            Ok(()) => Ok(()),
+            Err(reasons) => Err(StoreError::Backend(
+                format!("session not started: {reasons:?}").into(),
+            )),
+        }
+    }
+
+    async fn get_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError> {
+        match self
+            .get::<SessionItem>(records::user_pk(user_id), &records::session_sk(id))
+            .await?
+        {
+            Some(item) => item.into_session(user_id, now),
+            None => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! The store on an embedded database (redb) in the local data folder: the
+//! same items and keys as DynamoDB, in one table keyed by `(pk, sk)`, values
+//! as JSON. A write transaction is serializable (redb has one writer at a
+//! time), which gives the same guarantees as DynamoDB's conditional
+//! transactions. Survives restarts; used by `local-api` and the fast tests.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadableTable, Table, TableDefinition};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+use super::records::{self, CodeItem, GuardItem, ProfileItem, SessionItem};
+use crate::domain::{AccountStatus, SessionId, User, UserId};
+use crate::ports::{
+    Account, CodeKind, CodeStore, ConfirmOutcome, Session, SessionStore, StoreError, StoredCode,
+    UserStore,
+};
+use crate::secrets::SecretHash;
+
+const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
+
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+}
+
+fn backend(error: impl Into<redb::Error>) -> StoreError {
+    StoreError::Backend(Box::new(error.into()))
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the database file.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path).map_err(backend)?;
+        let write = db.begin_write().map_err(backend)?;
+        write.open_table(ITEMS).map_err(backend)?;
+        write.commit().map_err(backend)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    /// Runs a read or write closure on a blocking thread (redb is synchronous).
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || work(&db))
+            .await
+            .map_err(|error| StoreError::Backend(Box::new(error)))?
+    }
+
+    async fn read<T: DeserializeOwned + Send + 'static>(
+        &self,
+        pk: String,
+        sk: String,
+    ) -> Result<Option<T>, StoreError> {
+        self.blocking(move |db| {
+            let read = db.begin_read().map_err(backend)?;
+            let table = read.open_table(ITEMS).map_err(backend)?;
+            get(&table, &pk, &sk)
+        })
+        .await
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(
+            &mut Table<'_, (&'static str, &'static str), &'static [u8]>,
+        ) -> Result<T, StoreError>
+        + Send
+        + 'static,
+    ) -> Result<T, StoreError> {
+        self.blocking(move |db| {
+            let write = db.begin_write().map_err(backend)?;
+            let outcome = {
+                let mut table = write.open_table(ITEMS).map_err(backend)?;
+                work(&mut table)?
+            };
+            write.commit().map_err(backend)?;
+            Ok(outcome)
+        })
+        .await
+    }
+}
+
+fn get<T: DeserializeOwned>(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    pk: &str,
+    sk: &str,
+) -> Result<Option<T>, StoreError> {
+    match table.get((pk, sk)).map_err(backend)? {
+        None => Ok(None),
+        Some(value) => serde_json::from_slice(value.value())
+            .map(Some)
+            .map_err(|error| StoreError::Corrupt(error.to_string())),
+    }
+}
+
+fn put(
+    table: &mut Table<'_, (&'static str, &'static str), &'static [u8]>,
+    pk: &str,
+    sk: &str,
+    value: &impl Serialize,
+) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(value).map_err(|error| StoreError::Backend(Box::new(error)))?;
+    table.insert((pk, sk), bytes.as_slice()).map_err(backend)?;
+    Ok(())
+}
+
+fn exists(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    pk: &str,
+    sk: &str,
+) -> Result<bool, StoreError> {
+    Ok(table.get((pk, sk)).map_err(backend)?.is_some())
+}
+
+#[async_trait]
+impl UserStore for EmbeddedStore {
+    async fn create_user(
+        &self,
+        account: &Account,
+        confirmation: Option<&StoredCode>,
+    ) -> Result<(), StoreError> {
+        let profile = ProfileItem::from_account(account);
+        let code = confirmation.map(|code| (records::code_pk(&code.hash), CodeItem::new(code)));
+        self.write(move |table| {
+            let user = &profile.user;
+            let guard = GuardItem { user_id: user.id };
+            let email_pk = records::email_pk(user.email.key());
+            if exists(table, &email_pk, records::EMAIL)? {
+                return Err(StoreError::EmailTaken);
+            }
+            let login_pk = user
+                .login
+                .as_ref()
+                .map(|login| records::login_pk(&login.key()));
+            if let Some(login_pk) = &login_pk {
+                if exists(table, login_pk, records::LOGIN)? {
+                    return Err(StoreError::LoginTaken);
+                }
+                put(table, login_pk, records::LOGIN, &guard)?;
+            }
+            put(table, &email_pk, records::EMAIL, &guard)?;
+            put(
+                table,
+                &records::user_pk(user.id),
+                records::PROFILE,
+                &profile,
+            )?;
+            if let Some((pk, item)) = &code {
+                put(table, pk, records::CODE, item)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_by_email(&self, email_key: &str) -> Result<Option<Account>, StoreError> {
+        self.find_by_guard(records::email_pk(email_key), records::EMAIL)
+            .await
+    }
+
+    async fn find_by_login(&self, login_key: &str) -> Result<Option<Account>, StoreError> {
+        self.find_by_guard(records::login_pk(login_key), records::LOGIN)
+            .await
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let profile: Option<ProfileItem> = self
+            .read(records::user_pk(id), records::PROFILE.to_owned())
+            .await?;
+        Ok(profile.map(|profile| profile.user))
+    }
+}
+
+impl EmbeddedStore {
+    async fn find_by_guard(
+        &self,
+        pk: String,
+        sk: &'static str,
+    ) -> Result<Option<Account>, StoreError> {
+        self.blocking(move |db| {
+            // One read transaction: guard and profile from the same snapshot.
+            let read = db.begin_read().map_err(backend)?;
+            let table = read.open_table(ITEMS).map_err(backend)?;
+            let Some(guard) = get::<GuardItem>(&table, &pk, sk)? else {
+                return Ok(None);
+            };
+            let profile =
+                get::<ProfileItem>(&table, &records::user_pk(guard.user_id), records::PROFILE)?;
+            Ok(profile.map(ProfileItem::into_account))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl CodeStore for EmbeddedStore {
+    async fn confirm_email(
+        &self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<ConfirmOutcome, StoreError> {
+        let code_pk = records::code_pk(hash);
+        self.write(move |table| {
+            let Some(mut code) = get::<CodeItem>(table, &code_pk, records::CODE)? else {
+                return Ok(ConfirmOutcome::Invalid);
+            };
+            if code.kind != CodeKind::Confirm || !code.is_live(now) {
+                return Ok(ConfirmOutcome::Invalid);
+            }
+            if code.used_at.is_some() {
+                return Ok(ConfirmOutcome::AlreadyConfirmed(code.user_id));
+            }
+            let profile_pk = records::user_pk(code.user_id);
+            let Some(mut profile) = get::<ProfileItem>(table, &profile_pk, records::PROFILE)?
+            else {
+                return Ok(ConfirmOutcome::Invalid);
+            };
+            if profile.user.status == AccountStatus::Disabled {
+                return Ok(ConfirmOutcome::Invalid);
+            }
+            profile.user.status = AccountStatus::Active;
+            profile.user.email_confirmed = true;
+            profile.user.updated_at = now;
+            profile.user.version += 1;
+            code.used_at = Some(now.unix_timestamp());
+            put(table, &profile_pk, records::PROFILE, &profile)?;
+            put(table, &code_pk, records::CODE, &code)?;
+            Ok(ConfirmOutcome::Confirmed(code.user_id))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SessionStore for EmbeddedStore {
+    async fn start_session(
+        &self,
+        session: &Session,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let item = SessionItem::new(session);
+        let user_pk = records::user_pk(session.user_id);
+        self.write(move |table| {
+            let Some(mut profile) = get::<ProfileItem>(table, &user_pk, records::PROFILE)? else {
+                return Err(StoreError::Backend("session for a missing account".into()));
+            };
+            profile.user.last_sign_in_at = Some(now);
+            profile.user.sign_in_count += 1;
+            put(table, &user_pk, records::PROFILE, &profile)?;
+            put(
+                table,
+                &user_pk,
+                &records::session_sk(item.session_id),
+                &item,
+            )
+        })
+        .await
+    }
+
+    async fn get_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError> {
+        let item: Option<SessionItem> = self
+            .read(records::user_pk(user_id), records::session_sk(id))
+            .await?;
+        match item {
+            Some(item) => item.into_session(user_id, now),
+            None => Ok(None),
+        }
+    }
+}

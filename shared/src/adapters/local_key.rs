@@ -1,0 +1,209 @@
+//! The token signer for local mode: a private key kept as PKCS#8 PEM in the
+//! local data folder, made on first start, with the algorithm of the
+//! configuration (RS256 or ES256), behind the same port as KMS.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use rsa::pkcs1v15::SigningKey as RsaSigningKey;
+use rsa::signature::{SignatureEncoding, Signer};
+use sha2::{Digest, Sha256};
+
+use crate::ports::{BoxError, SignerError, SigningAlgorithm, TokenSigner};
+
+enum PrivateKey {
+    Rsa(Box<RsaSigningKey<Sha256>>),
+    Ec(p256::ecdsa::SigningKey),
+}
+
+pub struct LocalKeySigner {
+    key: PrivateKey,
+    algorithm: SigningAlgorithm,
+    kid: String,
+    public_key_pem: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalKeyError {
+    #[error("cannot read or write the signing key at {path}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the signing key at {path} is not a {algorithm} PKCS#8 key; remove it to make a new one"
+    )]
+    WrongKey {
+        path: String,
+        algorithm: &'static str,
+    },
+    #[error("key generation failed")]
+    Generate(#[source] BoxError),
+}
+
+impl LocalKeySigner {
+    /// Loads the key at `path`, or makes one there if the file is absent.
+    pub fn load_or_create(path: &Path, algorithm: SigningAlgorithm) -> Result<Self, LocalKeyError> {
+        let io = |source| LocalKeyError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let pem = match std::fs::read_to_string(path) {
+            Ok(pem) => pem,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let pem = generate(algorithm)?;
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(io)?;
+                }
+                write_private(path, &pem).map_err(io)?;
+                pem
+            }
+            Err(error) => return Err(io(error)),
+        };
+        Self::from_pem(&pem, algorithm).ok_or_else(|| LocalKeyError::WrongKey {
+            path: path.display().to_string(),
+            algorithm: algorithm.as_str(),
+        })
+    }
+
+    fn from_pem(pem: &str, algorithm: SigningAlgorithm) -> Option<Self> {
+        let (key, public_der) = match algorithm {
+            SigningAlgorithm::RS256 => {
+                let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem).ok()?;
+                let public = private.to_public_key().to_public_key_der().ok()?;
+                (
+                    PrivateKey::Rsa(Box::new(RsaSigningKey::<Sha256>::new(private))),
+                    public,
+                )
+            }
+            SigningAlgorithm::ES256 => {
+                let private = p256::ecdsa::SigningKey::from_pkcs8_pem(pem).ok()?;
+                let public = private.verifying_key().to_public_key_der().ok()?;
+                (PrivateKey::Ec(private), public)
+            }
+        };
+        let fingerprint = Sha256::digest(public_der.as_bytes());
+        let kid = format!(
+            "local-{}",
+            fingerprint
+                .iter()
+                .take(8)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        Some(Self {
+            key,
+            algorithm,
+            kid,
+            public_key_pem: super::spki_der_to_pem(public_der.as_bytes()),
+        })
+    }
+}
+
+fn generate(algorithm: SigningAlgorithm) -> Result<String, LocalKeyError> {
+    let mut rng = rand_core06::OsRng;
+    let document = match algorithm {
+        SigningAlgorithm::RS256 => rsa::RsaPrivateKey::new(&mut rng, 2048)
+            .map_err(|error| LocalKeyError::Generate(Box::new(error)))?
+            .to_pkcs8_pem(LineEnding::LF),
+        SigningAlgorithm::ES256 => {
+            p256::ecdsa::SigningKey::random(&mut rng).to_pkcs8_pem(LineEnding::LF)
+        }
+    };
+    document
+        .map(|pem| pem.to_string())
+        .map_err(|error| LocalKeyError::Generate(Box::new(error)))
+}
+
+/// Private keys are written readable by their owner only.
+fn write_private(path: &Path, pem: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path)?.write_all(pem.as_bytes())
+}
+
+#[async_trait]
+impl TokenSigner for LocalKeySigner {
+    fn algorithm(&self) -> SigningAlgorithm {
+        self.algorithm
+    }
+
+    fn key_id(&self) -> &str {
+        &self.kid
+    }
+
+    fn public_key_pem(&self) -> &str {
+        &self.public_key_pem
+    }
+
+    async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignerError> {
+        Ok(match &self.key {
+            PrivateKey::Rsa(key) => key.sign(signing_input).to_vec(),
+            PrivateKey::Ec(key) => {
+                let signature: p256::ecdsa::Signature = key.sign(signing_input);
+                signature.to_bytes().to_vec()
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{SessionId, UserId};
+    use crate::tokens::{AccessClaims, TokenVerifier, issue_access_token};
+
+    async fn round_trip(algorithm: SigningAlgorithm) {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("key.pem");
+        let signer = LocalKeySigner::load_or_create(&path, algorithm).unwrap();
+        let claims = AccessClaims::for_user(
+            "https://issuer",
+            "aud",
+            UserId::new(),
+            SessionId::new(),
+            time::OffsetDateTime::now_utc(),
+            std::time::Duration::from_secs(60),
+        );
+        let token = issue_access_token(&signer, &claims).await.unwrap();
+        // A restart loads the same key, so earlier tokens still verify.
+        let reloaded = LocalKeySigner::load_or_create(&path, algorithm).unwrap();
+        assert_eq!(reloaded.key_id(), signer.key_id());
+        let verifier = TokenVerifier::new(
+            algorithm,
+            &[(reloaded.key_id(), reloaded.public_key_pem())],
+            "https://issuer",
+            "aud",
+        )
+        .unwrap();
+        assert_eq!(verifier.verify(&token).unwrap(), claims);
+    }
+
+    #[tokio::test]
+    async fn rs256_tokens_verify_with_the_published_key_after_a_restart() {
+        round_trip(SigningAlgorithm::RS256).await;
+    }
+
+    #[tokio::test]
+    async fn es256_tokens_verify_with_the_published_key_after_a_restart() {
+        round_trip(SigningAlgorithm::ES256).await;
+    }
+
+    #[test]
+    fn a_key_of_the_other_algorithm_is_refused_with_a_clear_error() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("key.pem");
+        LocalKeySigner::load_or_create(&path, SigningAlgorithm::ES256).unwrap();
+        let error = LocalKeySigner::load_or_create(&path, SigningAlgorithm::RS256)
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("remove it"), "{error}");
+    }
+}

@@ -1,0 +1,16 @@
+//! Adapters behind the ports: DynamoDB, SES v2 and KMS in production; with
+//! the `local` feature, an embedded store, an outbox mailer and a local key.
+
+pub mod dynamodb;
+pub mod kms;
+mod records;
+pub mod ses;
+
+#[cfg(feature = "local")]
+pub mod embedded;
+#[cfg(feature = "local")]
+pub mod local_key;
+#[cfg(feature = "local")]
+pub mod outbox;
+
+pub(crate) use records::spki_der_to_pem;

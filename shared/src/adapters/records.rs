@@ -1,0 +1,151 @@
+//! The single-table item layout of DESIGN.md, shared by every store
+//! adapter so they cannot drift: keys, and the serde form of each item.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::domain::{SessionId, User, UserId};
+use crate::ports::{Account, CodeKind, Session, StoreError, StoredCode};
+use crate::secrets::SecretHash;
+
+pub const PROFILE: &str = "PROFILE";
+pub const EMAIL: &str = "EMAIL";
+pub const LOGIN: &str = "LOGIN";
+pub const CODE: &str = "CODE";
+
+pub fn user_pk(id: UserId) -> String {
+    format!("USER#{id}")
+}
+
+pub fn email_pk(key: &str) -> String {
+    format!("EMAIL#{key}")
+}
+
+pub fn login_pk(key: &str) -> String {
+    format!("LOGIN#{key}")
+}
+
+pub fn code_pk(hash: &SecretHash) -> String {
+    format!("CODE#{}", hash.as_str())
+}
+
+pub fn session_sk(id: SessionId) -> String {
+    format!("SESSION#{id}")
+}
+
+/// `USER#<id>` / `PROFILE`: the user (a nested map) and the password hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProfileItem {
+    pub user: User,
+    pub password_hash: String,
+}
+
+impl ProfileItem {
+    pub fn from_account(account: &Account) -> Self {
+        Self {
+            user: account.user.clone(),
+            password_hash: account.password_hash.clone(),
+        }
+    }
+
+    pub fn into_account(self) -> Account {
+        Account {
+            user: self.user,
+            password_hash: self.password_hash,
+        }
+    }
+}
+
+/// `EMAIL#<key>` / `EMAIL` and `LOGIN#<key>` / `LOGIN`: uniqueness guards.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GuardItem {
+    pub user_id: UserId,
+}
+
+/// `CODE#<sha256>` / `CODE`. `expires_at` is epoch seconds (the TTL attribute).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeItem {
+    pub kind: CodeKind,
+    pub user_id: UserId,
+    pub expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<i64>,
+}
+
+impl CodeItem {
+    pub fn new(code: &StoredCode) -> Self {
+        Self {
+            kind: code.kind,
+            user_id: code.user_id,
+            expires_at: code.expires_at.unix_timestamp(),
+            used_at: None,
+        }
+    }
+
+    /// DynamoDB TTL deletes late, so every read checks the expiry itself.
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        self.expires_at > now.unix_timestamp()
+    }
+}
+
+/// `USER#<id>` / `SESSION#<sid>`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionItem {
+    pub session_id: SessionId,
+    pub refresh_hash: String,
+    pub generation: u32,
+    pub remember_me: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub expires_at: i64,
+}
+
+impl SessionItem {
+    pub fn new(session: &Session) -> Self {
+        Self {
+            session_id: session.id,
+            refresh_hash: session.refresh_hash.as_str().to_owned(),
+            generation: session.generation,
+            remember_me: session.remember_me,
+            created_at: session.created_at,
+            expires_at: session.expires_at.unix_timestamp(),
+        }
+    }
+
+    pub fn into_session(
+        self,
+        user_id: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError> {
+        if self.expires_at <= now.unix_timestamp() {
+            return Ok(None);
+        }
+        let refresh_hash = SecretHash::from_stored(&self.refresh_hash)
+            .ok_or_else(|| StoreError::Corrupt("session refresh hash".to_owned()))?;
+        let expires_at = OffsetDateTime::from_unix_timestamp(self.expires_at)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        Ok(Some(Session {
+            id: self.session_id,
+            user_id,
+            refresh_hash,
+            generation: self.generation,
+            remember_me: self.remember_me,
+            created_at: self.created_at,
+            expires_at,
+        }))
+    }
+}
+
+/// SubjectPublicKeyInfo DER (what KMS `GetPublicKey` returns) as PEM, the
+/// form `jsonwebtoken` reads and `/v1/auth/public-key` serves.
+pub fn spki_der_to_pem(der: &[u8]) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+    for line in encoded.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PUBLIC KEY-----\n");
+    pem
+}

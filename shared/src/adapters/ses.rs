@@ -1,0 +1,70 @@
+//! The mailer on SES v2: one `SendEmail` per message, text and HTML parts.
+
+use async_trait::async_trait;
+use aws_sdk_sesv2::Client;
+use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+
+use crate::ports::{EmailMessage, MailError, Mailer};
+
+#[derive(Debug, Clone)]
+pub struct SesMailer {
+    client: Client,
+    from: String,
+}
+
+impl SesMailer {
+    pub fn new(client: Client, from: impl Into<String>) -> Self {
+        Self {
+            client,
+            from: from.into(),
+        }
+    }
+}
+
+fn content(text: &str) -> Result<Content, MailError> {
+    Content::builder()
+        .data(text)
+        .charset("UTF-8")
+        .build()
+        .map_err(|error| MailError::Failed(Box::new(error)))
+}
+
+#[async_trait]
+impl Mailer for SesMailer {
+    async fn send(&self, message: &EmailMessage) -> Result<(), MailError> {
+        let body = Body::builder()
+            .text(content(&message.text)?)
+            .html(content(&message.html)?)
+            .build();
+        let simple = Message::builder()
+            .subject(content(&message.subject)?)
+            .body(body)
+            .build();
+        self.client
+            .send_email()
+            .from_email_address(&self.from)
+            .destination(Destination::builder().to_addresses(&message.to).build())
+            .content(EmailContent::builder().simple(simple).build())
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
+
+fn classify<E, R>(error: SdkError<E, R>) -> MailError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let throttled = matches!(
+        error.code(),
+        Some("TooManyRequestsException" | "LimitExceededException" | "Throttling")
+    );
+    if throttled {
+        MailError::Throttled(Box::new(error))
+    } else {
+        MailError::Failed(Box::new(error))
+    }
+}

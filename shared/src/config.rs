@@ -1,0 +1,269 @@
+//! Configuration, read and validated once per cold start. Every error names
+//! the variable at fault.
+
+use std::time::Duration;
+
+use url::Url;
+
+use crate::domain::{AttributeSpec, PasswordPolicy};
+use crate::ports::SigningAlgorithm;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// DynamoDB table holding every item (`TABLE_NAME`).
+    pub table_name: String,
+    /// KMS key id, ARN or alias (`KMS_KEY_ID`).
+    pub kms_key_id: String,
+    /// `SIGNING_ALGORITHM`: `RS256` (default, KMS `RSA_2048`) or `ES256`.
+    pub signing_algorithm: SigningAlgorithm,
+    /// Sender address of every email (`MAIL_FROM`).
+    pub mail_from: String,
+    /// Base of every link in an email (`PUBLIC_BASE_URL`); never taken from
+    /// request headers.
+    pub public_base_url: Url,
+    pub token_issuer: String,
+    pub token_audience: String,
+    pub access_token_ttl: Duration,
+    pub session_ttl: Duration,
+    pub remembered_session_ttl: Duration,
+    pub confirmation_code_ttl: Duration,
+    pub password_policy: PasswordPolicy,
+    /// `REQUIRE_EMAIL_CONFIRMATION` (default true): unconfirmed accounts
+    /// cannot sign in.
+    pub require_email_confirmation: bool,
+    /// Where browsers land after opening a confirmation link.
+    pub confirmation_redirect_url: Url,
+    /// Base of the `type` URI of problem documents (`ERROR_DOCS_URL`).
+    pub error_docs_url: String,
+    pub argon2: Argon2Params,
+    /// `PROFILE_ATTRIBUTES`: JSON array of declared attributes.
+    pub profile_attributes: Vec<AttributeSpec>,
+}
+
+/// argon2id cost. The default (19 MiB, 2 passes, 1 lane) is OWASP's
+/// minimum recommendation and costs ~35 ms on one core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Params {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is required but not set")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl Config {
+    /// Reads the process environment (Lambda).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so `local-api` can layer its local
+    /// defaults under the environment and tests can pass a map.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let reader = Reader { lookup: &lookup };
+        let public_base_url = reader.url("PUBLIC_BASE_URL")?;
+        let confirmation_redirect_url = match reader.optional("CONFIRMATION_REDIRECT_URL") {
+            Some(_) => reader.url("CONFIRMATION_REDIRECT_URL")?,
+            None => public_base_url.clone(),
+        };
+        let profile_attributes = match reader.optional("PROFILE_ATTRIBUTES") {
+            None => Vec::new(),
+            Some(raw) => serde_json::from_str(&raw).map_err(|error| ConfigError::Invalid {
+                name: "PROFILE_ATTRIBUTES",
+                reason: error.to_string(),
+            })?,
+        };
+        Ok(Self {
+            table_name: reader.required("TABLE_NAME")?,
+            kms_key_id: reader.required("KMS_KEY_ID")?,
+            signing_algorithm: match reader.optional("SIGNING_ALGORITHM").as_deref() {
+                None | Some("RS256") => SigningAlgorithm::RS256,
+                Some("ES256") => SigningAlgorithm::ES256,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "SIGNING_ALGORITHM",
+                        reason: format!("{other:?} is neither RS256 nor ES256"),
+                    });
+                }
+            },
+            mail_from: reader.required("MAIL_FROM")?,
+            token_issuer: reader
+                .optional("TOKEN_ISSUER")
+                .unwrap_or_else(|| public_base_url.to_string()),
+            token_audience: reader
+                .optional("TOKEN_AUDIENCE")
+                .unwrap_or_else(|| "latchkey".to_owned()),
+            access_token_ttl: reader.seconds("ACCESS_TOKEN_TTL_SECONDS", 15 * 60)?,
+            session_ttl: reader.seconds("SESSION_TTL_SECONDS", 24 * 3600)?,
+            remembered_session_ttl: reader
+                .seconds("REMEMBERED_SESSION_TTL_SECONDS", 30 * 24 * 3600)?,
+            confirmation_code_ttl: reader.seconds("CONFIRMATION_CODE_TTL_SECONDS", 24 * 3600)?,
+            password_policy: PasswordPolicy::new(reader.number("PASSWORD_MIN_LENGTH", 8)?),
+            require_email_confirmation: reader.boolean("REQUIRE_EMAIL_CONFIRMATION", true)?,
+            confirmation_redirect_url,
+            error_docs_url: reader
+                .optional("ERROR_DOCS_URL")
+                .unwrap_or_else(|| "https://latchkey.dev/errors".to_owned()),
+            argon2: Argon2Params {
+                memory_kib: reader.number("ARGON2_MEMORY_KIB", 19_456)?,
+                iterations: reader.number("ARGON2_ITERATIONS", 2)?,
+                parallelism: reader.number("ARGON2_PARALLELISM", 1)?,
+            },
+            public_base_url,
+            profile_attributes,
+        })
+    }
+}
+
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Reader<'_> {
+    fn optional(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing(name))
+    }
+
+    fn url(&self, name: &'static str) -> Result<Url, ConfigError> {
+        let raw = self.required(name)?;
+        let url = Url::parse(&raw).map_err(|error| ConfigError::Invalid {
+            name,
+            reason: error.to_string(),
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: "must be an http(s) URL".to_owned(),
+            });
+        }
+        Ok(url)
+    }
+
+    fn number<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(raw) => raw.parse().map_err(|_| ConfigError::Invalid {
+                name,
+                reason: format!("{raw:?} is not a whole number"),
+            }),
+        }
+    }
+
+    fn seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        let seconds: u64 = self.number(name, default)?;
+        if seconds == 0 {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: "must be more than zero".to_owned(),
+            });
+        }
+        Ok(Duration::from_secs(seconds))
+    }
+
+    fn boolean(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self
+            .optional(name)
+            .map(|raw| raw.to_ascii_lowercase())
+            .as_deref()
+        {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(other) => Err(ConfigError::Invalid {
+                name,
+                reason: format!("{other:?} is not true or false"),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const MINIMAL: [(&str, &str); 4] = [
+        ("TABLE_NAME", "t"),
+        ("KMS_KEY_ID", "alias/k"),
+        ("MAIL_FROM", "no-reply@example.com"),
+        ("PUBLIC_BASE_URL", "https://auth.example.com"),
+    ];
+
+    #[test]
+    fn the_minimal_configuration_takes_the_documented_defaults() {
+        let config = Config::from_lookup(lookup(&MINIMAL)).unwrap();
+        assert_eq!(config.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(
+            config.remembered_session_ttl,
+            Duration::from_secs(30 * 24 * 3600)
+        );
+        assert_eq!(config.signing_algorithm, SigningAlgorithm::RS256);
+        assert!(config.require_email_confirmation);
+        assert_eq!(config.password_policy.min_len(), 8);
+        assert_eq!(
+            config.confirmation_redirect_url.as_str(),
+            "https://auth.example.com/"
+        );
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let err = Config::from_lookup(lookup(&MINIMAL[1..])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("TABLE_NAME"));
+    }
+
+    #[test]
+    fn an_invalid_variable_is_named() {
+        for (name, value) in [
+            ("SIGNING_ALGORITHM", "HS256"),
+            ("ACCESS_TOKEN_TTL_SECONDS", "soon"),
+            ("ACCESS_TOKEN_TTL_SECONDS", "0"),
+            ("REQUIRE_EMAIL_CONFIRMATION", "maybe"),
+            ("PUBLIC_BASE_URL", "ftp://example.com"),
+            ("PROFILE_ATTRIBUTES", "[{\"name\": 1}]"),
+        ] {
+            let mut pairs = MINIMAL.to_vec();
+            pairs.retain(|(n, _)| *n != name);
+            pairs.push((name, value));
+            match Config::from_lookup(lookup(&pairs)).unwrap_err() {
+                ConfigError::Invalid { name: reported, .. } => assert_eq!(reported, name),
+                other => unreachable!("{name}: {other:?}"),
+            }
+        }
+    }
+}

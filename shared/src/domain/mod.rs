@@ -1,0 +1,20 @@
+//! Domain types. Each is built only through a `parse` that checks it, so a
+//! value of the type is valid by construction and services never re-check.
+
+mod attributes;
+mod email;
+mod ids;
+mod locale;
+mod login;
+mod name;
+mod password;
+mod user;
+
+pub use attributes::{AttributeError, AttributeKind, AttributeSpec, Attributes};
+pub use email::{Email, EmailError};
+pub use ids::{SessionId, UserId};
+pub use locale::{Locale, LocaleError};
+pub use login::{Login, LoginError};
+pub use name::{PersonName, PersonNameError};
+pub use password::{Password, PasswordError, PasswordPolicy};
+pub use user::{AccountStatus, User};

@@ -1,0 +1,248 @@
+//! `ApiError`: every way a request can fail, mapped once to a status, a
+//! stable `code` and a problem document. Service errors convert into it here
+//! and nowhere else.
+
+use http::StatusCode;
+
+use crate::ports::{BoxError, StoreError};
+use crate::services::confirm::ConfirmError;
+use crate::services::login::LoginError;
+use crate::services::passwords::HashError;
+use crate::services::register::RegisterError;
+use crate::tokens::IssueError;
+
+/// Codes inside `validation_failed`, one per invalid field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldCode {
+    Required,
+    InvalidEmail,
+    PasswordTooShort,
+    PasswordTooLong,
+    PasswordTooCommon,
+    PasswordMismatch,
+    InvalidLogin,
+    InvalidFirstName,
+    InvalidLastName,
+    InvalidLocale,
+    InvalidAttribute,
+    TooLong,
+    /// A value of the wrong type where API.md names no specific code
+    /// (a flag that is not a boolean).
+    InvalidValue,
+}
+
+impl FieldCode {
+    pub const ALL: [FieldCode; 13] = [
+        Self::Required,
+        Self::InvalidEmail,
+        Self::PasswordTooShort,
+        Self::PasswordTooLong,
+        Self::PasswordTooCommon,
+        Self::PasswordMismatch,
+        Self::InvalidLogin,
+        Self::InvalidFirstName,
+        Self::InvalidLastName,
+        Self::InvalidLocale,
+        Self::InvalidAttribute,
+        Self::TooLong,
+        Self::InvalidValue,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Required => "required",
+            Self::InvalidEmail => "invalid_email",
+            Self::PasswordTooShort => "password_too_short",
+            Self::PasswordTooLong => "password_too_long",
+            Self::PasswordTooCommon => "password_too_common",
+            Self::PasswordMismatch => "password_mismatch",
+            Self::InvalidLogin => "invalid_login",
+            Self::InvalidFirstName => "invalid_first_name",
+            Self::InvalidLastName => "invalid_last_name",
+            Self::InvalidLocale => "invalid_locale",
+            Self::InvalidAttribute => "invalid_attribute",
+            Self::TooLong => "too_long",
+            Self::InvalidValue => "invalid_value",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub code: FieldCode,
+    /// Extra words for the message, such as the minimum password length.
+    pub detail: Option<String>,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: FieldCode) -> Self {
+        Self {
+            field: field.into(),
+            code,
+            detail: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("malformed body")]
+    MalformedBody,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("email taken")]
+    EmailTaken,
+    #[error("login taken")]
+    LoginTaken,
+    #[error("invalid confirmation code")]
+    InvalidConfirmationCode,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("email not confirmed")]
+    EmailNotConfirmed,
+    #[error("account disabled")]
+    AccountDisabled,
+    #[error("invalid token")]
+    InvalidToken,
+    #[error("no such route")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// A dependency is throttling us: the client may retry after a pause.
+    #[error("service unavailable")]
+    Unavailable(#[source] BoxError),
+    /// Anything else: an opaque 500; the chain goes to the log.
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+}
+
+/// Seconds a client should wait after a `503` caused by throttling.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 1;
+
+impl ApiError {
+    /// Every code, for the message catalogue's completeness test.
+    pub const CODES: [&'static str; 15] = [
+        "validation_failed",
+        "malformed_body",
+        "unsupported_media_type",
+        "payload_too_large",
+        "email_taken",
+        "login_taken",
+        "invalid_confirmation_code",
+        "invalid_credentials",
+        "email_not_confirmed",
+        "account_disabled",
+        "invalid_token",
+        "not_found",
+        "method_not_allowed",
+        "service_unavailable",
+        "internal_error",
+    ];
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "validation_failed",
+            Self::MalformedBody => "malformed_body",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::EmailTaken => "email_taken",
+            Self::LoginTaken => "login_taken",
+            Self::InvalidConfirmationCode => "invalid_confirmation_code",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::EmailNotConfirmed => "email_not_confirmed",
+            Self::AccountDisabled => "account_disabled",
+            Self::InvalidToken => "invalid_token",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) | Self::MalformedBody | Self::InvalidConfirmationCode => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::EmailTaken | Self::LoginTaken => StatusCode::CONFLICT,
+            Self::InvalidCredentials | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::EmailNotConfirmed | Self::AccountDisabled => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(error))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Throttled(_) => Self::Unavailable(Box::new(error)),
+            StoreError::EmailTaken => Self::EmailTaken,
+            StoreError::LoginTaken => Self::LoginTaken,
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<HashError> for ApiError {
+    fn from(error: HashError) -> Self {
+        Self::internal(error)
+    }
+}
+
+impl From<IssueError> for ApiError {
+    fn from(error: IssueError) -> Self {
+        match error {
+            IssueError::Signer(crate::ports::SignerError::Throttled(_)) => {
+                Self::Unavailable(Box::new(error))
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(error: RegisterError) -> Self {
+        match error {
+            RegisterError::EmailTaken => Self::EmailTaken,
+            RegisterError::LoginTaken => Self::LoginTaken,
+            RegisterError::Hash(error) => error.into(),
+            RegisterError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<ConfirmError> for ApiError {
+    fn from(error: ConfirmError) -> Self {
+        match error {
+            ConfirmError::InvalidCode => Self::InvalidConfirmationCode,
+            ConfirmError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::InvalidCredentials => Self::InvalidCredentials,
+            LoginError::EmailNotConfirmed => Self::EmailNotConfirmed,
+            LoginError::AccountDisabled => Self::AccountDisabled,
+            LoginError::Hash(error) => error.into(),
+            LoginError::Store(error) => error.into(),
+            LoginError::Issue(error) => error.into(),
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! The message catalogue: problem titles and details, field messages, in
+//! every supported locale, and the choice of locale from `Accept-Language`.
+
+use crate::domain::Locale;
+use crate::http::FieldCode;
+
+/// Picks the first supported language by descending q-value; `en` when
+/// nothing matches or the header is absent.
+pub fn negotiate(accept_language: Option<&str>) -> Locale {
+    let Some(header) = accept_language else {
+        return Locale::default();
+    };
+    accept_language::parse_with_quality(header)
+        .into_iter()
+        .filter(|(_, quality)| *quality > 0.0)
+        .find_map(|(tag, _)| Locale::parse(&tag).ok())
+        .unwrap_or_default()
+}
+
+/// `(title, detail)` of a problem code.
+pub fn problem_text(code: &str, locale: Locale) -> (&'static str, &'static str) {
+    match locale {
+        Locale::En => problem_en(code),
+        Locale::Ru => problem_ru(code),
+    }
+}
+
+fn problem_en(code: &str) -> (&'static str, &'static str) {
+    match code {
+        "validation_failed" => (
+            "Validation failed",
+            "One or more fields are invalid; see errors.",
+        ),
+        "malformed_body" => (
+            "Malformed body",
+            "The request body is not a valid JSON object or form.",
+        ),
+        "unsupported_media_type" => (
+            "Unsupported media type",
+            "Send application/json or application/x-www-form-urlencoded.",
+        ),
+        "payload_too_large" => (
+            "Payload too large",
+            "The request body is larger than 64 KiB.",
+        ),
+        "email_taken" => (
+            "Email already registered",
+            "An account with this email already exists.",
+        ),
+        "login_taken" => (
+            "Login already taken",
+            "An account with this login already exists.",
+        ),
+        "invalid_confirmation_code" => (
+            "Invalid confirmation code",
+            "The confirmation link is unknown or has expired. Ask for a new one.",
+        ),
+        "invalid_credentials" => ("Invalid credentials", "The login or password is incorrect."),
+        "email_not_confirmed" => (
+            "Email not confirmed",
+            "Confirm your email address with the link we sent before signing in.",
+        ),
+        "account_disabled" => ("Account disabled", "This account has been disabled."),
+        "invalid_token" => (
+            "Invalid token",
+            "The access token is missing, invalid or expired.",
+        ),
+        "not_found" => ("Not found", "There is nothing at this address."),
+        "method_not_allowed" => (
+            "Method not allowed",
+            "This address does not accept this method.",
+        ),
+        "service_unavailable" => (
+            "Service unavailable",
+            "The service is busy. Retry after a short pause.",
+        ),
+        _ => (
+            "Internal error",
+            "Something went wrong on our side. Please try again.",
+        ),
+    }
+}
+
+fn problem_ru(code: &str) -> (&'static str, &'static str) {
+    match code {
+        "validation_failed" => (
+            "Ошибка проверки данных",
+            "Одно или несколько полей заполнены неверно; см. errors.",
+        ),
+        "malformed_body" => (
+            "Некорректное тело запроса",
+            "Тело запроса не является корректным JSON-объектом или формой.",
+        ),
+        "unsupported_media_type" => (
+            "Неподдерживаемый тип данных",
+            "Отправляйте application/json или application/x-www-form-urlencoded.",
+        ),
+        "payload_too_large" => ("Слишком большой запрос", "Тело запроса больше 64 КиБ."),
+        "email_taken" => (
+            "Адрес уже зарегистрирован",
+            "Учётная запись с этим адресом уже существует.",
+        ),
+        "login_taken" => (
+            "Логин уже занят",
+            "Учётная запись с этим логином уже существует.",
+        ),
+        "invalid_confirmation_code" => (
+            "Неверный код подтверждения",
+            "Ссылка подтверждения неизвестна или устарела. Запросите новую.",
+        ),
+        "invalid_credentials" => ("Неверные учётные данные", "Неверный логин или пароль."),
+        "email_not_confirmed" => (
+            "Адрес не подтверждён",
+            "Подтвердите адрес электронной почты по ссылке из письма, прежде чем войти.",
+        ),
+        "account_disabled" => ("Учётная запись отключена", "Эта учётная запись отключена."),
+        "invalid_token" => (
+            "Недействительный токен",
+            "Токен доступа отсутствует, недействителен или истёк.",
+        ),
+        "not_found" => ("Не найдено", "По этому адресу ничего нет."),
+        "method_not_allowed" => ("Метод не разрешён", "Этот адрес не принимает такой метод."),
+        "service_unavailable" => (
+            "Сервис недоступен",
+            "Сервис перегружен. Повторите попытку чуть позже.",
+        ),
+        _ => (
+            "Внутренняя ошибка",
+            "Что-то пошло не так на нашей стороне. Попробуйте ещё раз.",
+        ),
+    }
+}
+
+/// The message for one invalid field. `detail` fills in a number where the
+/// message has one (the minimum password length).
+pub fn field_message(code: FieldCode, detail: Option<&str>, locale: Locale) -> String {
+    let detail = detail.unwrap_or("");
+    match (locale, code) {
+        (Locale::En, FieldCode::Required) => "This field is required.".into(),
+        (Locale::En, FieldCode::InvalidEmail) => "Enter a valid email address.".into(),
+        (Locale::En, FieldCode::PasswordTooShort) => format!("Use at least {detail} characters."),
+        (Locale::En, FieldCode::PasswordTooLong) => "Use at most 256 characters.".into(),
+        (Locale::En, FieldCode::PasswordTooCommon) => {
+            "This password is too common or matches your email or login.".into()
+        }
+        (Locale::En, FieldCode::PasswordMismatch) => "The passwords do not match.".into(),
+        (Locale::En, FieldCode::InvalidLogin) => {
+            "Use 3 to 64 of the characters A-Z a-z 0-9 . _ -".into()
+        }
+        (Locale::En, FieldCode::InvalidFirstName) => {
+            "Enter a first name of 1 to 100 characters.".into()
+        }
+        (Locale::En, FieldCode::InvalidLastName) => {
+            "Enter a last name of 1 to 100 characters.".into()
+        }
+        (Locale::En, FieldCode::InvalidLocale) => {
+            "Choose one of the supported languages: en, ru.".into()
+        }
+        (Locale::En, FieldCode::InvalidAttribute) => format!("Attribute {detail} is not accepted."),
+        (Locale::En, FieldCode::TooLong) => "This value is too long.".into(),
+        (Locale::En, FieldCode::InvalidValue) => "This value has the wrong type.".into(),
+        (Locale::Ru, FieldCode::Required) => "Обязательное поле.".into(),
+        (Locale::Ru, FieldCode::InvalidEmail) => {
+            "Введите корректный адрес электронной почты.".into()
+        }
+        (Locale::Ru, FieldCode::PasswordTooShort) => {
+            format!("Пароль должен содержать не менее {detail} символов.")
+        }
+        (Locale::Ru, FieldCode::PasswordTooLong) => {
+            "Пароль должен содержать не более 256 символов.".into()
+        }
+        (Locale::Ru, FieldCode::PasswordTooCommon) => {
+            "Этот пароль слишком распространён или совпадает с адресом или логином.".into()
+        }
+        (Locale::Ru, FieldCode::PasswordMismatch) => "Пароли не совпадают.".into(),
+        (Locale::Ru, FieldCode::InvalidLogin) => {
+            "Логин: от 3 до 64 символов A-Z a-z 0-9 . _ -".into()
+        }
+        (Locale::Ru, FieldCode::InvalidFirstName) => {
+            "Имя должно содержать от 1 до 100 символов.".into()
+        }
+        (Locale::Ru, FieldCode::InvalidLastName) => {
+            "Фамилия должна содержать от 1 до 100 символов.".into()
+        }
+        (Locale::Ru, FieldCode::InvalidLocale) => {
+            "Выберите один из поддерживаемых языков: en, ru.".into()
+        }
+        (Locale::Ru, FieldCode::InvalidAttribute) => format!("Атрибут {detail} не принимается."),
+        (Locale::Ru, FieldCode::TooLong) => "Слишком длинное значение.".into(),
+        (Locale::Ru, FieldCode::InvalidValue) => "Значение неверного типа.".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::ApiError;
+
+    #[test]
+    fn every_problem_code_has_its_own_text_in_every_locale() {
+        let (fallback, _) = problem_en("no such code");
+        for code in ApiError::CODES {
+            let english = problem_text(code, Locale::En);
+            let russian = problem_text(code, Locale::Ru);
+            assert_ne!(english, russian, "{code} is not translated");
+            if code != "internal_error" {
+                assert_ne!(english.0, fallback, "{code} falls through to the fallback");
+            }
+        }
+    }
+
+    #[test]
+    fn every_field_code_has_a_message_in_every_locale() {
+        for code in FieldCode::ALL {
+            let english = field_message(code, Some("8"), Locale::En);
+            let russian = field_message(code, Some("8"), Locale::Ru);
+            assert!(!english.is_empty() && english != russian, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn the_locale_follows_accept_language_quality_values() {
+        assert_eq!(negotiate(None), Locale::En);
+        assert_eq!(negotiate(Some("ru")), Locale::Ru);
+        assert_eq!(negotiate(Some("ru-RU,ru;q=0.9,en;q=0.8")), Locale::Ru);
+        assert_eq!(negotiate(Some("en;q=0.5, ru;q=0.9")), Locale::Ru);
+        assert_eq!(negotiate(Some("de, fr;q=0.8")), Locale::En);
+        assert_eq!(negotiate(Some("de, ru;q=0.1")), Locale::Ru);
+        assert_eq!(negotiate(Some("ru;q=0, en")), Locale::En);
+    }
+}

@@ -1,0 +1,161 @@
+//! Email content: minijinja templates per kind and locale, text and HTML,
+//! with links built only from the configured public base URL.
+
+use std::sync::LazyLock;
+
+use minijinja::{Environment, context};
+
+use crate::Config;
+use crate::domain::{Locale, User};
+use crate::ports::EmailMessage;
+use crate::secrets::OneTimeCode;
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../templates/email/", $name)))),*]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = templates![
+    "confirm.en.subject",
+    "confirm.en.txt",
+    "confirm.en.html",
+    "confirm.ru.subject",
+    "confirm.ru.txt",
+    "confirm.ru.html",
+];
+
+static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut environment = Environment::new();
+    // `.html` templates are auto-escaped by name; text ones are not.
+    for (name, source) in TEMPLATES {
+        if let Err(error) = environment.add_template(name, source) {
+            tracing::error!(template = name, %error, "email template does not compile");
+        }
+    }
+    environment
+});
+
+/// The confirmation email for a new account, in the account's locale.
+pub fn confirmation(config: &Config, user: &User, code: &OneTimeCode) -> EmailMessage {
+    let link = public_link(config, &format!("v1/users/confirm/{}", code.as_str()));
+    let hours = config.confirmation_code_ttl.as_secs() / 3600;
+    // The link is a parsed `Url` plus a base64url code, so it holds no
+    // character HTML needs escaped; escaping it would turn `/` into `&#x2f;`.
+    let values = context! {
+        name => user.full_name(),
+        link => minijinja::Value::from_safe_string(link.clone()),
+        hours => hours,
+    };
+    render("confirm", user.locale, user.email.as_str(), values, link)
+}
+
+/// `<PUBLIC_BASE_URL>/<path>`, whatever the base's trailing slash.
+fn public_link(config: &Config, path: &str) -> String {
+    format!(
+        "{}/{}",
+        config.public_base_url.as_str().trim_end_matches('/'),
+        path
+    )
+}
+
+fn render(
+    kind: &str,
+    locale: Locale,
+    to: &str,
+    values: minijinja::Value,
+    link: String,
+) -> EmailMessage {
+    let part = |extension: &str| {
+        let name = format!("{kind}.{}.{extension}", locale.as_str());
+        ENVIRONMENT
+            .get_template(&name)
+            .and_then(|template| template.render(&values))
+            .unwrap_or_else(|error| {
+                // Templates are compiled into the binary and covered by tests;
+                // this is a programming error, logged rather than panicking.
+                tracing::error!(template = %name, %error, "email template failed");
+                String::new()
+            })
+    };
+    EmailMessage {
+        to: to.to_owned(),
+        subject: part("subject").trim().to_owned(),
+        text: part("txt"),
+        html: part("html"),
+        link: Some(link),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AccountStatus, Attributes, Email, PersonName, UserId};
+    use time::OffsetDateTime;
+
+    fn config() -> Config {
+        Config::from_lookup(|name| {
+            match name {
+                "TABLE_NAME" => Some("t"),
+                "KMS_KEY_ID" => Some("k"),
+                "MAIL_FROM" => Some("from@example.com"),
+                "PUBLIC_BASE_URL" => Some("https://auth.example.com/base/"),
+                _ => None,
+            }
+            .map(str::to_owned)
+        })
+        .unwrap()
+    }
+
+    fn user(locale: Locale) -> User {
+        let now = OffsetDateTime::now_utc();
+        User {
+            id: UserId::new(),
+            email: Email::parse("Ann@Example.com").unwrap(),
+            login: None,
+            first_name: PersonName::parse("Ann <b>").ok(),
+            last_name: None,
+            locale,
+            status: AccountStatus::Waiting,
+            email_confirmed: false,
+            roles: vec![],
+            profile_is_public: false,
+            attributes: Attributes::default(),
+            created_at: now,
+            updated_at: now,
+            last_sign_in_at: None,
+            sign_in_count: 0,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn the_confirmation_email_links_to_the_public_base_url_and_goes_to_the_stored_address() {
+        let code = OneTimeCode::generate();
+        let message = confirmation(&config(), &user(Locale::En), &code);
+        let link = format!(
+            "https://auth.example.com/base/v1/users/confirm/{}",
+            code.as_str()
+        );
+        assert_eq!(message.to, "Ann@Example.com");
+        assert_eq!(message.subject, "Confirm your email address");
+        assert!(message.text.contains(&link), "{}", message.text);
+        assert!(message.html.contains(&link), "{}", message.html);
+        assert!(message.text.contains("24 hours"));
+    }
+
+    #[test]
+    fn html_is_escaped_and_text_is_not() {
+        let message = confirmation(&config(), &user(Locale::En), &OneTimeCode::generate());
+        assert!(message.html.contains("Ann &lt;b&gt;"), "{}", message.html);
+        assert!(message.text.contains("Ann <b>"));
+    }
+
+    #[test]
+    fn a_russian_account_gets_a_russian_email() {
+        let message = confirmation(&config(), &user(Locale::Ru), &OneTimeCode::generate());
+        assert_eq!(message.subject, "Подтвердите адрес электронной почты");
+        assert!(message.text.contains("Здравствуйте"));
+        assert!(message.html.contains("lang=\"ru\""));
+    }
+}

@@ -1,0 +1,209 @@
+//! The traits services depend on, split by capability. Production adapters
+//! talk to DynamoDB, SES v2 and KMS; local adapters make `local-api` and the
+//! fast tests work with no network. Services never see an SDK type.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::domain::{SessionId, User, UserId};
+use crate::secrets::SecretHash;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A user together with the argon2id PHC string of their password.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// What single-use codes are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CodeKind {
+    Confirm,
+    Reset,
+}
+
+/// A single-use code as stored: only its hash, never the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCode {
+    pub hash: SecretHash,
+    pub kind: CodeKind,
+    pub user_id: UserId,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A login session: the refresh token's hash and the session's hard end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub refresh_hash: SecretHash,
+    /// Counts refresh rotations, so a replayed old token can be told apart.
+    pub generation: u32,
+    pub remember_me: bool,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmOutcome {
+    /// This call spent the code and activated the account.
+    Confirmed(UserId),
+    /// The code was spent before and has not expired: the same success again,
+    /// because mail scanners open links before people do.
+    AlreadyConfirmed(UserId),
+    /// Unknown, expired, of another kind, or for a disabled account.
+    Invalid,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("login already taken")]
+    LoginTaken,
+    /// The backend asked us to slow down (DynamoDB throughput exceeded).
+    #[error("the store is throttling requests")]
+    Throttled(#[source] BoxError),
+    #[error("stored item is not readable: {0}")]
+    Corrupt(String),
+    #[error("store failure")]
+    Backend(#[source] BoxError),
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Writes the profile, the email and login guards and the confirmation
+    /// code in one transaction: all or nothing, and never two accounts for one
+    /// email or login, however many registrations race.
+    async fn create_user(
+        &self,
+        account: &Account,
+        confirmation: Option<&StoredCode>,
+    ) -> Result<(), StoreError>;
+
+    /// Looks an account up by the normalized email key.
+    async fn find_by_email(&self, email_key: &str) -> Result<Option<Account>, StoreError>;
+
+    /// Looks an account up by the lower-cased login key.
+    async fn find_by_login(&self, login_key: &str) -> Result<Option<Account>, StoreError>;
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+}
+
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    /// Spends a confirmation code and activates its account in one
+    /// conditional transaction, so concurrent uses cannot both spend it.
+    async fn confirm_email(
+        &self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<ConfirmOutcome, StoreError>;
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session and records the sign-in on the profile
+    /// (`last_sign_in_at`, `sign_in_count`) in one transaction.
+    async fn start_session(&self, session: &Session, now: OffsetDateTime)
+    -> Result<(), StoreError>;
+
+    /// The session if it exists and has not ended at `now`.
+    async fn get_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError>;
+}
+
+/// Everything a store adapter provides.
+pub trait Store: UserStore + CodeStore + SessionStore {}
+impl<T: UserStore + CodeStore + SessionStore> Store for T {}
+
+/// One email, already rendered, addressed to the stored address only.
+#[derive(Clone)]
+pub struct EmailMessage {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The link the message is about; the local outbox prints it so a
+    /// developer can click through. Production adapters never log it.
+    pub link: Option<String>,
+}
+
+impl std::fmt::Debug for EmailMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailMessage")
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("the mail service is throttling requests")]
+    Throttled(#[source] BoxError),
+    #[error("the message could not be sent")]
+    Failed(#[source] BoxError),
+}
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, message: &EmailMessage) -> Result<(), MailError>;
+}
+
+/// JWS algorithms this service signs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SigningAlgorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 on an RSA 2048 key (KMS `RSA_2048`).
+    RS256,
+    /// ECDSA P-256 with SHA-256 (KMS `ECC_NIST_P256`), signature as `r||s`.
+    ES256,
+}
+
+impl SigningAlgorithm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::ES256 => "ES256",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignerError {
+    #[error("the key service is throttling requests")]
+    Throttled(#[source] BoxError),
+    #[error("signing failed")]
+    Failed(#[source] BoxError),
+}
+
+#[async_trait]
+pub trait TokenSigner: Send + Sync {
+    fn algorithm(&self) -> SigningAlgorithm;
+    /// The `kid` header value of tokens this signer makes.
+    fn key_id(&self) -> &str;
+    /// SubjectPublicKeyInfo PEM of the signing key.
+    fn public_key_pem(&self) -> &str;
+    /// The JWS signature of `signing_input` (`header.payload`), in JWS form:
+    /// PKCS#1 v1.5 bytes for RS256, the 64-byte `r||s` for ES256.
+    async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignerError>;
+}
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}

@@ -1,0 +1,114 @@
+//! `POST /v1/auth/login`: check the password, open a session, issue tokens.
+
+use crate::App;
+use crate::domain::{AccountStatus, Email, Login, Password, SessionId, UserId};
+use crate::ports::{Account, Session, StoreError};
+use crate::services::passwords::{self, HashError};
+use crate::tokens::{AccessClaims, IssueError, RefreshToken, issue_access_token};
+
+#[derive(Debug)]
+pub struct Credentials {
+    /// An email or a login, as typed.
+    pub identifier: String,
+    pub password: Password,
+    pub remember_me: bool,
+}
+
+#[derive(Debug)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub refresh_token: RefreshToken,
+    pub refresh_expires_in: u64,
+    pub user_id: UserId,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown account or wrong password: one error, so answers cannot tell
+    /// which.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("email not confirmed")]
+    EmailNotConfirmed,
+    #[error("account disabled")]
+    AccountDisabled,
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+}
+
+pub async fn login(app: &App, credentials: Credentials) -> Result<TokenPair, LoginError> {
+    let Some(account) = find_account(app, &credentials.identifier).await? else {
+        // Same cost as a wrong password, so timing does not reveal accounts.
+        passwords::verify_dummy(credentials.password, app.config.argon2).await?;
+        return Err(LoginError::InvalidCredentials);
+    };
+    if !passwords::verify(credentials.password, account.password_hash).await? {
+        return Err(LoginError::InvalidCredentials);
+    }
+    // Status is told only after a correct password.
+    let user = account.user;
+    match user.status {
+        AccountStatus::Disabled => return Err(LoginError::AccountDisabled),
+        AccountStatus::Waiting if app.config.require_email_confirmation => {
+            return Err(LoginError::EmailNotConfirmed);
+        }
+        AccountStatus::Waiting | AccountStatus::Active => {}
+    }
+
+    let now = app.clock.now();
+    let lifetime = if credentials.remember_me {
+        app.config.remembered_session_ttl
+    } else {
+        app.config.session_ttl
+    };
+    let session_id = SessionId::new();
+    let refresh_token = RefreshToken::generate(user.id, session_id);
+    let session = Session {
+        id: session_id,
+        user_id: user.id,
+        refresh_hash: refresh_token.hash(),
+        generation: 0,
+        remember_me: credentials.remember_me,
+        created_at: now,
+        expires_at: now + lifetime,
+    };
+    app.store.start_session(&session, now).await?;
+    let claims = AccessClaims::for_user(
+        &app.config.token_issuer,
+        &app.config.token_audience,
+        user.id,
+        session_id,
+        now,
+        app.config.access_token_ttl,
+    );
+    let access_token = issue_access_token(app.signer.as_ref(), &claims).await?;
+    tracing::info!(user_id = %user.id, session_id = %session_id, "signed in");
+    Ok(TokenPair {
+        access_token,
+        expires_in: app.config.access_token_ttl.as_secs(),
+        refresh_token,
+        refresh_expires_in: lifetime.as_secs(),
+        user_id: user.id,
+    })
+}
+
+/// An identifier with `@` is an email, otherwise a login. One that is
+/// neither finds nothing (and still costs a dummy verification).
+async fn find_account(app: &App, identifier: &str) -> Result<Option<Account>, StoreError> {
+    if identifier.contains('@') {
+        match Email::parse(identifier) {
+            Ok(email) => app.store.find_by_email(email.key()).await,
+            Err(_) => Ok(None),
+        }
+    } else {
+        match Login::parse(identifier) {
+            Ok(login) => app.store.find_by_login(&login.key()).await,
+            Err(_) => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Access tokens (JWT, signed through the [`TokenSigner`] port) and refresh
+//! tokens (opaque, stored only as hashes).
+//!
+//! Signing is assembled here rather than by `jsonwebtoken::encode` because
+//! the private key may live in KMS: we build `header.payload`, the signer
+//! returns the JWS signature. Verification is local, with `jsonwebtoken`
+//! and the algorithm pinned.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::domain::{SessionId, UserId};
+use crate::ports::{SignerError, SigningAlgorithm, TokenSigner};
+use crate::secrets::{SecretHash, random_token};
+
+/// `typ` of access tokens (RFC 9068), so no other JWT passes for one.
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    /// Session id: protected endpoints check it is still live.
+    pub sid: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub scope: String,
+}
+
+impl AccessClaims {
+    pub fn for_user(
+        issuer: &str,
+        audience: &str,
+        user_id: UserId,
+        session_id: SessionId,
+        now: OffsetDateTime,
+        lifetime: std::time::Duration,
+    ) -> Self {
+        let iat = now.unix_timestamp();
+        Self {
+            iss: issuer.to_owned(),
+            aud: audience.to_owned(),
+            sub: user_id.to_string(),
+            sid: session_id.to_string(),
+            iat,
+            nbf: iat,
+            exp: iat.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),
+            jti: Uuid::now_v7().to_string(),
+            scope: "user".to_owned(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Header<'a> {
+    alg: &'static str,
+    typ: &'static str,
+    kid: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error(transparent)]
+    Signer(#[from] SignerError),
+    #[error("claims could not be encoded")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// Signs the claims as a compact JWS: `base64url(header).base64url(claims).base64url(signature)`.
+pub async fn issue_access_token(
+    signer: &dyn TokenSigner,
+    claims: &AccessClaims,
+) -> Result<String, IssueError> {
+    let header = Header {
+        alg: signer.algorithm().as_str(),
+        typ: ACCESS_TOKEN_TYPE,
+        kid: signer.key_id(),
+    };
+    let mut token = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?);
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?));
+    let signature = signer.sign(token.as_bytes()).await?;
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(signature));
+    Ok(token)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifierError {
+    #[error("public key is not usable: {0}")]
+    Key(#[from] jsonwebtoken::errors::Error),
+}
+
+/// Why a presented token was refused. Callers answer `401 invalid_token` for
+/// all of them; the reason is for the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidToken {
+    #[error("the header is unreadable, of another type, or carries key material")]
+    Header,
+    #[error("the key id is unknown")]
+    UnknownKey,
+    #[error("signature or claims rejected: {0}")]
+    Rejected(String),
+}
+
+/// Verifies access tokens against known public keys, with the algorithm pinned.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    algorithm: Algorithm,
+    keys: Vec<(String, DecodingKey)>,
+    validation: Validation,
+}
+
+impl fmt::Debug for TokenVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenVerifier")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenVerifier {
+    /// `keys`: `(kid, SPKI PEM)` pairs, current first.
+    pub fn new(
+        algorithm: SigningAlgorithm,
+        keys: &[(&str, &str)],
+        issuer: &str,
+        audience: &str,
+    ) -> Result<Self, VerifierError> {
+        let algorithm = match algorithm {
+            SigningAlgorithm::RS256 => Algorithm::RS256,
+            SigningAlgorithm::ES256 => Algorithm::ES256,
+        };
+        let keys = keys
+            .iter()
+            .map(|(kid, pem)| {
+                let key = match algorithm {
+                    Algorithm::ES256 => DecodingKey::from_ec_pem(pem.as_bytes())?,
+                    _ => DecodingKey::from_rsa_pem(pem.as_bytes())?,
+                };
+                Ok(((*kid).to_owned(), key))
+            })
+            .collect::<Result<Vec<_>, jsonwebtoken::errors::Error>>()?;
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = 30;
+        Ok(Self {
+            algorithm,
+            keys,
+            validation,
+        })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, InvalidToken> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| InvalidToken::Header)?;
+        // Key material in the header is never trusted (RFC 8725 §3.10).
+        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE)
+            || header.alg != self.algorithm
+            || header.jwk.is_some()
+            || header.jku.is_some()
+            || header.x5u.is_some()
+            || header.x5c.is_some()
+        {
+            return Err(InvalidToken::Header);
+        }
+        let kid = header.kid.ok_or(InvalidToken::UnknownKey)?;
+        let (_, key) = self
+            .keys
+            .iter()
+            .find(|(known, _)| *known == kid)
+            .ok_or(InvalidToken::UnknownKey)?;
+        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|error| InvalidToken::Rejected(error.to_string()))
+    }
+}
+
+/// An opaque refresh token: `<user id>.<session id>.<256 random bits>`. The
+/// ids make its session one `GetItem` away; only the hash is stored.
+pub struct RefreshToken {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    token: String,
+}
+
+impl RefreshToken {
+    pub fn generate(user_id: UserId, session_id: SessionId) -> Self {
+        let token = format!("{user_id}.{session_id}.{}", random_token());
+        Self {
+            user_id,
+            session_id,
+            token,
+        }
+    }
+
+    pub fn parse(token: &str) -> Option<Self> {
+        let mut parts = token.split('.');
+        let user_id = UserId::parse(parts.next()?)?;
+        let session_id = SessionId::parse(parts.next()?)?;
+        let secret = parts.next()?;
+        (secret.len() == 43 && parts.next().is_none()).then(|| Self {
+            user_id,
+            session_id,
+            token: token.to_owned(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.token
+    }
+
+    pub fn hash(&self) -> SecretHash {
+        SecretHash::of(&self.token)
+    }
+}
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshToken")
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_tokens_round_trip_and_reject_other_shapes() {
+        let token = RefreshToken::generate(UserId::new(), SessionId::new());
+        let parsed = RefreshToken::parse(token.as_str()).unwrap();
+        assert_eq!(parsed.session_id, token.session_id);
+        assert_eq!(parsed.hash(), token.hash());
+        assert!(RefreshToken::parse("a.b.c").is_none());
+        assert!(RefreshToken::parse(&format!("{}.extra", token.as_str())).is_none());
+    }
+}
