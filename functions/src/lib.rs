@@ -1,1 +1,37 @@
+//! Latchkey's HTTP edge. Each endpoint module parses a request into domain
+//! types, calls one service, and maps the outcome to a response; business
+//! rules stay in `latchkey::services`. Each endpoint is its own Lambda binary
+//! (`src/bin/<name>.rs`) and a route of `local-api`, through [`handle`].
 
+use std::convert::Infallible;
+
+use lambda_http::{Body, Request, Response, service_fn};
+use latchkey::App;
+use latchkey::http::{RequestMeta, finish};
+
+pub mod endpoints;
+pub mod routes;
+
+pub use routes::{Endpoint, ROUTES, Route, RouteMatch, match_route};
+
+/// Serves one request: the same path for Lambda and for `local-api`.
+/// Always a response: errors become problem documents here.
+pub async fn handle(app: &App, endpoint: Endpoint, request: Request) -> Response<Body> {
+    let meta = RequestMeta::of(&request);
+    let outcome = endpoints::call(endpoint, app, &meta, request).await;
+    finish(&app.config, &meta, outcome)
+}
+
+/// A Lambda `main`: JSON logs, the adapters built once per cold start, then
+/// the runtime loop. A start-up failure is the only `Err` (API Gateway 502).
+pub async fn run_lambda(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+    latchkey::telemetry::init_json();
+    let app = App::from_env().await.inspect_err(|error| {
+        tracing::error!(endpoint = endpoint.name(), error = %error, "start-up failed");
+    })?;
+    lambda_http::run(service_fn(|request| {
+        let app = &app;
+        async move { Ok::<_, Infallible>(handle(app, endpoint, request).await) }
+    }))
+    .await
+}

@@ -1,1 +1,228 @@
+//! `local-api`: every route of the route table in one process, through the
+//! same handlers as the Lambda binaries, on local adapters (embedded store,
+//! outbox, local key) or, with `--aws`, on the production adapters.
 
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
+};
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use latchkey::adapters::embedded::EmbeddedStore;
+use latchkey::adapters::local_key::LocalKeySigner;
+use latchkey::adapters::outbox::OutboxMailer;
+use latchkey::http::{ApiError, MAX_BODY_BYTES, RequestMeta, finish};
+use latchkey::ports::SigningAlgorithm;
+use latchkey::{App, Config};
+use latchkey_functions::{RouteMatch, match_route};
+use tokio::net::TcpListener;
+
+pub mod bootstrap;
+
+/// Where the adapters of a local server come from.
+pub enum Backend {
+    /// Embedded store, `.eml` outbox and a key file, all under `data_dir`.
+    Local { data_dir: PathBuf },
+    /// DynamoDB, SES v2 and KMS through this AWS configuration. With
+    /// `bootstrap`, the table, signing key and sender identity are created
+    /// first when missing (for an emulator such as `moto_server`).
+    Aws {
+        sdk: aws_config::SdkConfig,
+        bootstrap: bool,
+    },
+}
+
+pub struct Options {
+    pub address: SocketAddr,
+    pub backend: Backend,
+    /// Settings that win over the local defaults (and over the environment
+    /// when `read_env` is set).
+    pub settings: HashMap<String, String>,
+    /// Whether process environment variables override the local defaults.
+    pub read_env: bool,
+}
+
+/// A server that is accepting connections.
+pub struct RunningServer {
+    pub address: SocketAddr,
+    pub app: Arc<App>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Local defaults under the given settings: every variable `Config` needs,
+/// with links and the issuer pointing at this server.
+fn local_config(options: &Options, address: SocketAddr) -> anyhow::Result<Config> {
+    let base_url = format!("http://{address}");
+    let defaults: HashMap<&str, String> = HashMap::from([
+        ("TABLE_NAME", "latchkey".to_owned()),
+        ("KMS_KEY_ID", bootstrap::LOCAL_KEY_ALIAS.to_owned()),
+        ("MAIL_FROM", "no-reply@latchkey.example".to_owned()),
+        ("PUBLIC_BASE_URL", base_url.clone()),
+        ("TOKEN_ISSUER", base_url),
+    ]);
+    let lookup = |name: &str| {
+        options
+            .settings
+            .get(name)
+            .cloned()
+            .or_else(|| {
+                if options.read_env {
+                    std::env::var(name).ok()
+                } else {
+                    None
+                }
+            })
+            .or_else(|| defaults.get(name).cloned())
+    };
+    Config::from_lookup(lookup).context("invalid configuration")
+}
+
+/// Binds, builds the adapters and starts serving in the background.
+pub async fn start(options: Options) -> anyhow::Result<RunningServer> {
+    let listener = TcpListener::bind(options.address)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.address))?;
+    let address = listener.local_addr()?;
+    let mut config = local_config(&options, address)?;
+    let app = match &options.backend {
+        Backend::Local { data_dir } => local_app(config, data_dir)?,
+        Backend::Aws { sdk, bootstrap } => {
+            if *bootstrap {
+                config.kms_key_id = bootstrap::provision(sdk, &config).await?;
+            }
+            App::on_aws_with(config, sdk).await?
+        }
+    };
+    let app = Arc::new(app);
+    let task = tokio::spawn(serve(listener, Arc::clone(&app)));
+    Ok(RunningServer { address, app, task })
+}
+
+fn local_app(config: Config, data_dir: &Path) -> anyhow::Result<App> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let store = EmbeddedStore::open(&data_dir.join("latchkey.redb"))
+        .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
+    let mailer = OutboxMailer::new(&data_dir.join("outbox"), &config.mail_from)
+        .context("cannot set up the outbox")?;
+    // One key file per algorithm, so switching SIGNING_ALGORITHM just works.
+    let key_file = match config.signing_algorithm {
+        SigningAlgorithm::RS256 => "signing-key-rs256.pem",
+        SigningAlgorithm::ES256 => "signing-key-es256.pem",
+    };
+    let signer =
+        LocalKeySigner::load_or_create(&data_dir.join(key_file), config.signing_algorithm)?;
+    Ok(App::new(
+        config,
+        Arc::new(store),
+        Arc::new(mailer),
+        Arc::new(signer),
+    )?)
+}
+
+async fn serve(listener: TcpListener, app: Arc<App>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                continue;
+            }
+        };
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let app = Arc::clone(&app);
+                async move { Ok::<_, Infallible>(dispatch(&app, request, peer).await) }
+            });
+            if let Err(error) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+}
+
+/// Turns a hyper request into the request API Gateway would hand a Lambda
+/// (request context, path and query parameters), routes it, and converts the
+/// handler's response back.
+async fn dispatch(
+    app: &App,
+    request: hyper::Request<Incoming>,
+    peer: SocketAddr,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let method = parts.method.to_string();
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or_default().to_owned();
+    let routed = match_route(&method, &path);
+
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.request_id = Some(uuid::Uuid::now_v7().to_string());
+    context.stage = Some("$default".to_owned());
+    context.route_key = Some(match &routed {
+        RouteMatch::Found { route, .. } => route.key(),
+        _ => "$default".to_owned(),
+    });
+    let mut description = ApiGatewayV2httpRequestContextHttpDescription::default();
+    description.method = parts.method.clone();
+    description.path = Some(path);
+    description.source_ip = Some(peer.ip().to_string());
+    context.http = description;
+
+    // API Gateway refuses bodies over 10 MB; anything over our own limit is
+    // answered 413 by the handler, so reading a little past it is enough.
+    let body = Limited::new(body, MAX_BODY_BYTES + 1)
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes());
+    let too_large = body.is_err();
+    let bytes = body.unwrap_or_default();
+    let request = http::Request::from_parts(parts, Body::from(bytes.to_vec()))
+        .with_request_context(RequestContext::ApiGatewayV2(context))
+        .with_query_string_parameters(query.parse::<QueryMap>().unwrap_or_default());
+
+    let response = match routed {
+        RouteMatch::Found {
+            route,
+            path_parameters,
+        } if !too_large => {
+            latchkey_functions::handle(
+                app,
+                route.endpoint,
+                request.with_path_parameters(path_parameters),
+            )
+            .await
+        }
+        found => {
+            let error = match found {
+                RouteMatch::Found { .. } => ApiError::PayloadTooLarge,
+                RouteMatch::MethodNotAllowed => ApiError::MethodNotAllowed,
+                RouteMatch::NotFound => ApiError::NotFound,
+            };
+            finish(&app.config, &RequestMeta::of(&request), Err(error))
+        }
+    };
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}

@@ -56,11 +56,18 @@ impl App {
     /// The production adapters on one shared AWS configuration (region,
     /// credentials, and `AWS_ENDPOINT_URL` for an emulator).
     pub async fn on_aws(config: Config) -> Result<Self, StartupError> {
-        let aws = aws_config::load_from_env().await;
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_name);
-        let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&aws), &config.mail_from);
+        Self::on_aws_with(config, &aws_config::load_from_env().await).await
+    }
+
+    /// The production adapters on a given AWS configuration.
+    pub async fn on_aws_with(
+        config: Config,
+        aws: &aws_config::SdkConfig,
+    ) -> Result<Self, StartupError> {
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name);
+        let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(aws), &config.mail_from);
         let signer = KmsSigner::connect(
-            aws_sdk_kms::Client::new(&aws),
+            aws_sdk_kms::Client::new(aws),
             &config.kms_key_id,
             config.signing_algorithm,
         )

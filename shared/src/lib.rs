@@ -16,6 +16,7 @@ pub mod mail;
 pub mod ports;
 pub mod secrets;
 pub mod services;
+pub mod telemetry;
 pub mod tokens;
 
 pub use app::App;

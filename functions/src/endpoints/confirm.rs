@@ -1,0 +1,86 @@
+//! `GET /v1/users/confirm/{code}` (the link in the email) and
+//! `POST /v1/users/confirm`. Browsers opening the link get a 303 to the
+//! configured page; API clients get JSON.
+
+use http::StatusCode;
+use http::header::LOCATION;
+use lambda_http::{Body, Request, RequestExt, Response};
+use latchkey::App;
+use latchkey::http::{ApiError, FieldCode, FieldError, Validator, json_response, parse_fields};
+use latchkey::services::confirm::confirm_email;
+use serde_json::json;
+
+pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+    if request.method() == http::Method::GET {
+        let code = request
+            .path_parameters()
+            .first("code")
+            .unwrap_or_default()
+            .to_owned();
+        let outcome = confirm(app, &code).await;
+        if wants_html(&request) {
+            return redirect(app, outcome);
+        }
+        return outcome;
+    }
+    let fields = parse_fields(&request)?;
+    let mut check = Validator::default();
+    let code = check.required(
+        "code",
+        fields.text("code"),
+        FieldCode::InvalidValue,
+        |text| Ok(text.to_owned()),
+    );
+    check.finish()?;
+    match code {
+        Some(code) => confirm(app, &code).await,
+        None => Err(ApiError::Validation(vec![FieldError::new(
+            "code",
+            FieldCode::Required,
+        )])),
+    }
+}
+
+async fn confirm(app: &App, code: &str) -> Result<Response<Body>, ApiError> {
+    let user_id = confirm_email(app, code).await?;
+    json_response(
+        StatusCode::OK,
+        &json!({ "user_id": user_id.to_string(), "status": "active" }),
+    )
+}
+
+/// A browser navigation: asks for HTML and is not an XHR/fetch call.
+fn wants_html(request: &Request) -> bool {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+    };
+    header("accept").contains("text/html")
+        && !header("x-requested-with").eq_ignore_ascii_case("XMLHttpRequest")
+}
+
+/// `303` to the configured page with `?confirmed=true` or `?error=<code>`.
+fn redirect(
+    app: &App,
+    outcome: Result<Response<Body>, ApiError>,
+) -> Result<Response<Body>, ApiError> {
+    let mut target = app.config.confirmation_redirect_url.clone();
+    match &outcome {
+        Ok(_) => target.query_pairs_mut().append_pair("confirmed", "true"),
+        Err(error) => target.query_pairs_mut().append_pair("error", error.code()),
+    };
+    if let Err(error @ ApiError::Internal(_)) = outcome {
+        tracing::error!(error = %error, source = ?std::error::Error::source(&error), "confirmation failed");
+    }
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(LOCATION, target.as_str())
+        .header(http::header::CACHE_CONTROL, "no-store")
+        // The page must not learn the code from the Referer.
+        .header("referrer-policy", "no-referrer")
+        .body(Body::Empty)
+        .map_err(|error| ApiError::Internal(Box::new(error)))
+}

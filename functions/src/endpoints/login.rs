@@ -1,0 +1,50 @@
+//! `POST /v1/auth/login`: `login` (or its aliases `email`, `username`),
+//! `password`, `remember_me`.
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use latchkey::App;
+use latchkey::domain::Password;
+use latchkey::http::views::TokenPairView;
+use latchkey::http::{ApiError, FieldCode, FieldError, Validator, json_response, parse_fields};
+use latchkey::services::login::{Credentials, login};
+
+pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+    let fields = parse_fields(&request)?;
+    let mut check = Validator::default();
+    let (_, identifier) = fields.first_text(&["login", "email", "username"]);
+    let identifier = check.required("login", identifier, FieldCode::InvalidValue, |text| {
+        Ok(text.trim().to_owned())
+    });
+    // Only the length cap applies at sign-in: the policy may have changed
+    // since the password was set.
+    let password = check.required(
+        "password",
+        fields.text("password"),
+        FieldCode::InvalidValue,
+        |text| {
+            Password::candidate(text)
+                .ok_or_else(|| FieldError::new("password", FieldCode::PasswordTooLong))
+        },
+    );
+    let remember_me = check
+        .check(fields.boolean("remember_me"))
+        .flatten()
+        .unwrap_or(false);
+    check.finish()?;
+    let (Some(identifier), Some(password)) = (identifier, password) else {
+        return Err(ApiError::Internal(
+            "credentials missing after validation".into(),
+        ));
+    };
+    let pair = login(
+        app,
+        Credentials {
+            identifier,
+            password,
+            remember_me,
+        },
+    )
+    .await?;
+    json_response(StatusCode::OK, &TokenPairView::from(&pair))
+}

@@ -1,0 +1,26 @@
+//! One module per endpoint: parse → one service call → response.
+
+use lambda_http::{Body, Request, Response};
+use latchkey::App;
+use latchkey::http::{ApiError, RequestMeta};
+
+use crate::Endpoint;
+
+pub mod confirm;
+pub mod login;
+pub mod register;
+pub mod status;
+
+pub async fn call(
+    endpoint: Endpoint,
+    app: &App,
+    meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    match endpoint {
+        Endpoint::Status => status::handle(),
+        Endpoint::Register => register::handle(app, meta, request).await,
+        Endpoint::Confirm => confirm::handle(app, request).await,
+        Endpoint::Login => login::handle(app, request).await,
+    }
+}

@@ -1,0 +1,196 @@
+//! `POST /v1/users`.
+
+use http::StatusCode;
+use http::header::LOCATION;
+use lambda_http::{Body, Request, Response};
+use latchkey::App;
+use latchkey::domain::{
+    AttributeError, Attributes, Email, EmailError, Locale, Login, Password, PasswordError,
+    PersonName,
+};
+use latchkey::http::body::FieldValue;
+use latchkey::http::views::UserView;
+use latchkey::http::{
+    ApiError, FieldCode, FieldError, Fields, RequestMeta, Validator, json_response, parse_fields,
+};
+use latchkey::services::register::{Registration, register};
+use serde_json::json;
+
+pub async fn handle(
+    app: &App,
+    meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    let fields = parse_fields(&request)?;
+    let registration = parse_registration(app, meta, &fields)?;
+    let registered = register(app, registration).await?;
+    let user = &registered.user;
+    let mut response = json_response(
+        StatusCode::CREATED,
+        &json!({
+            "user": UserView::from(user),
+            "confirmation_email_sent": registered.confirmation_email_sent,
+        }),
+    )?;
+    if let Ok(location) = format!("/v1/users/{}", user.id).parse() {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    Ok(response)
+}
+
+fn parse_registration(
+    app: &App,
+    meta: &RequestMeta,
+    fields: &Fields,
+) -> Result<Registration, ApiError> {
+    let mut check = Validator::default();
+    let email = check.required(
+        "email",
+        fields.text("email"),
+        FieldCode::InvalidEmail,
+        parse_email,
+    );
+    let login = check.optional(
+        "login",
+        fields.text("login"),
+        FieldCode::InvalidLogin,
+        |text| Login::parse(text).map_err(|_| FieldError::new("login", FieldCode::InvalidLogin)),
+    );
+    let first_name = check.optional(
+        "first_name",
+        fields.text("first_name"),
+        FieldCode::InvalidFirstName,
+        |text| {
+            PersonName::parse(text)
+                .map_err(|_| FieldError::new("first_name", FieldCode::InvalidFirstName))
+        },
+    );
+    let last_name = check.optional(
+        "last_name",
+        fields.text("last_name"),
+        FieldCode::InvalidLastName,
+        |text| {
+            PersonName::parse(text)
+                .map_err(|_| FieldError::new("last_name", FieldCode::InvalidLastName))
+        },
+    );
+    let locale = check
+        .optional(
+            "locale",
+            fields.text("locale"),
+            FieldCode::InvalidLocale,
+            |text| {
+                Locale::parse(text).map_err(|_| FieldError::new("locale", FieldCode::InvalidLocale))
+            },
+        )
+        // No locale given: the language the client asked for.
+        .unwrap_or(meta.locale);
+    let profile_is_public = check
+        .check(fields.boolean("profile_is_public"))
+        .flatten()
+        .unwrap_or(false);
+    let attributes =
+        match Attributes::parse(fields.value("attributes"), &app.config.profile_attributes) {
+            Ok(attributes) => Some(attributes),
+            Err(errors) => {
+                errors
+                    .into_iter()
+                    .map(attribute_error)
+                    .for_each(|error| check.push(error));
+                None
+            }
+        };
+
+    // The password must differ from the email and login as typed, valid or not.
+    let identifiers: Vec<&str> = ["email", "login"]
+        .into_iter()
+        .filter_map(|name| match fields.text(name) {
+            FieldValue::Text(text) => Some(text),
+            _ => None,
+        })
+        .collect();
+    let password_field = fields.text("password");
+    let raw_password = match password_field {
+        FieldValue::Text(text) => Some(text),
+        _ => None,
+    };
+    let password = check.required(
+        "password",
+        password_field,
+        FieldCode::PasswordTooShort,
+        |text| {
+            Password::parse(text, &app.config.password_policy, &identifiers).map_err(password_error)
+        },
+    );
+    match (fields.text("password_confirmation"), raw_password) {
+        (FieldValue::Text(confirmation), Some(password)) if confirmation == password => {}
+        (FieldValue::Absent, _) => {}
+        _ => check.push(FieldError::new(
+            "password_confirmation",
+            FieldCode::PasswordMismatch,
+        )),
+    }
+
+    check.finish()?;
+    match (email, password, attributes) {
+        (Some(email), Some(password), Some(attributes)) => Ok(Registration {
+            email,
+            login,
+            password,
+            first_name,
+            last_name,
+            locale,
+            profile_is_public,
+            attributes,
+        }),
+        // `finish` returned early on any error, so all three are present.
+        _ => Err(ApiError::Internal(
+            "registration fields missing after validation".into(),
+        )),
+    }
+}
+
+pub fn parse_email(text: &str) -> Result<Email, FieldError> {
+    Email::parse(text).map_err(|error| {
+        let code = match error {
+            EmailError::Empty => FieldCode::Required,
+            EmailError::TooLong => FieldCode::TooLong,
+            EmailError::Invalid => FieldCode::InvalidEmail,
+        };
+        FieldError::new("email", code)
+    })
+}
+
+pub fn password_error(error: PasswordError) -> FieldError {
+    let mut field = FieldError::new(
+        "password",
+        match error {
+            PasswordError::TooShort(_) => FieldCode::PasswordTooShort,
+            PasswordError::TooLong => FieldCode::PasswordTooLong,
+            // API.md has one code for both: a guessable password.
+            PasswordError::TooCommon | PasswordError::SameAsIdentifier => {
+                FieldCode::PasswordTooCommon
+            }
+        },
+    );
+    if let PasswordError::TooShort(minimum) = error {
+        field.detail = Some(minimum.to_string());
+    }
+    field
+}
+
+/// One field error per attribute, named `attributes.<name>`.
+fn attribute_error(error: AttributeError) -> FieldError {
+    let (name, code) = match error {
+        AttributeError::NotAnObject => {
+            return FieldError::new("attributes", FieldCode::InvalidAttribute);
+        }
+        AttributeError::Missing(name) => (name, FieldCode::Required),
+        AttributeError::Undeclared(name) | AttributeError::WrongType(name) => {
+            (name, FieldCode::InvalidAttribute)
+        }
+    };
+    let mut field = FieldError::new(format!("attributes.{name}"), code);
+    field.detail = Some(name);
+    field
+}

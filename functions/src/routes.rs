@@ -1,0 +1,181 @@
+//! The route table: the single list of endpoints. `template.yaml`, `events/`
+//! and `local-api` follow it, and a test checks they agree.
+
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Status,
+    Register,
+    Confirm,
+    Login,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 4] = [Self::Status, Self::Register, Self::Confirm, Self::Login];
+
+    /// The binary's name, and the function's in `template.yaml` (`<Name>Function`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Status => "status",
+            Self::Register => "register",
+            Self::Confirm => "confirm",
+            Self::Login => "login",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    /// API Gateway path template: `{name}` matches one segment.
+    pub path: &'static str,
+    pub endpoint: Endpoint,
+}
+
+impl Route {
+    /// `METHOD /path`, as API Gateway's `routeKey`.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "GET",
+        path: "/status",
+        endpoint: Endpoint::Status,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/users",
+        endpoint: Endpoint::Register,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/users/confirm/{code}",
+        endpoint: Endpoint::Confirm,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/users/confirm",
+        endpoint: Endpoint::Confirm,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/login",
+        endpoint: Endpoint::Login,
+    },
+];
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum RouteMatch {
+    Found {
+        route: &'static Route,
+        path_parameters: HashMap<String, String>,
+    },
+    MethodNotAllowed,
+    NotFound,
+}
+
+/// Finds the route as API Gateway would: literal segments beat parameters.
+pub fn match_route(method: &str, path: &str) -> RouteMatch {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let mut best: Option<(&'static Route, HashMap<String, String>)> = None;
+    let mut path_matched = false;
+    for route in ROUTES {
+        let Some(parameters) = match_template(route.path, &segments) else {
+            continue;
+        };
+        path_matched = true;
+        if route.method != method {
+            continue;
+        }
+        if best
+            .as_ref()
+            .is_none_or(|(_, known)| parameters.len() < known.len())
+        {
+            best = Some((route, parameters));
+        }
+    }
+    match best {
+        Some((route, path_parameters)) => RouteMatch::Found {
+            route,
+            path_parameters,
+        },
+        None if path_matched => RouteMatch::MethodNotAllowed,
+        None => RouteMatch::NotFound,
+    }
+}
+
+fn match_template(template: &str, segments: &[&str]) -> Option<HashMap<String, String>> {
+    let parts: Vec<&str> = template.split('/').collect();
+    if parts.len() != segments.len() {
+        return None;
+    }
+    let mut parameters = HashMap::new();
+    for (part, segment) in parts.iter().zip(segments) {
+        match part
+            .strip_prefix('{')
+            .and_then(|rest| rest.strip_suffix('}'))
+        {
+            Some(name) if !segment.is_empty() => {
+                parameters.insert(name.to_owned(), (*segment).to_owned());
+            }
+            Some(_) => return None,
+            None if part == segment => {}
+            None => return None,
+        }
+    }
+    Some(parameters)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_routes_and_parameters_match() {
+        let RouteMatch::Found {
+            route,
+            path_parameters,
+        } = match_route("GET", "/v1/users/confirm/abc")
+        else {
+            panic!("no match");
+        };
+        assert_eq!(route.endpoint, Endpoint::Confirm);
+        assert_eq!(path_parameters.get("code").map(String::as_str), Some("abc"));
+        let RouteMatch::Found {
+            route,
+            path_parameters,
+        } = match_route("POST", "/v1/users/confirm")
+        else {
+            panic!("no match");
+        };
+        assert_eq!(route.path, "/v1/users/confirm");
+        assert!(path_parameters.is_empty());
+    }
+
+    #[test]
+    fn a_known_path_with_another_method_is_not_allowed_and_others_are_not_found() {
+        assert_eq!(
+            match_route("DELETE", "/v1/users"),
+            RouteMatch::MethodNotAllowed
+        );
+        assert_eq!(match_route("GET", "/v1/nothing"), RouteMatch::NotFound);
+        assert_eq!(
+            match_route("GET", "/v1/users/confirm/"),
+            RouteMatch::MethodNotAllowed
+        );
+    }
+
+    #[test]
+    fn every_endpoint_has_a_route() {
+        for endpoint in Endpoint::ALL {
+            assert!(
+                ROUTES.iter().any(|route| route.endpoint == endpoint),
+                "{endpoint:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Log set-up. Lambda: one JSON object per line (CloudWatch's JSON log
+//! format reads it). Local: compact human-readable lines. `RUST_LOG`
+//! overrides the default level (`info`).
+
+use tracing_subscriber::EnvFilter;
+
+fn filter() -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+pub fn init_json() {
+    // `try_init`: a second call (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter())
+        .with_current_span(false)
+        .with_target(false)
+        .without_time() // Lambda stamps each line itself.
+        .try_init();
+}
+
+pub fn init_compact() {
+    let _ = tracing_subscriber::fmt()
+        .compact()
+        .with_env_filter(filter())
+        .with_target(false)
+        .try_init();
+}
