@@ -39,7 +39,7 @@ pub enum Backend {
     /// `bootstrap`, the table, signing key and sender identity are created
     /// first when missing (for an emulator such as `moto_server`).
     Aws {
-        sdk: aws_config::SdkConfig,
+        sdk: Box<aws_config::SdkConfig>,
         bootstrap: bool,
     },
 }

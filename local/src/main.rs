@@ -41,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let backend = if args.aws {
         Backend::Aws {
-            sdk: aws_config::load_from_env().await,
+            sdk: Box::new(aws_config::load_from_env().await),
             bootstrap: args.bootstrap,
         }
     } else {
