@@ -65,13 +65,21 @@ pub struct RunningServer {
 /// with links and the issuer pointing at this server.
 fn local_config(options: &Options, address: SocketAddr) -> anyhow::Result<Config> {
     let base_url = format!("http://{address}");
-    let defaults: HashMap<&str, String> = HashMap::from([
+    let mut defaults: HashMap<&str, String> = HashMap::from([
         ("TABLE_NAME", "latchkey".to_owned()),
         ("KMS_KEY_ID", bootstrap::LOCAL_KEY_ALIAS.to_owned()),
         ("MAIL_FROM", "no-reply@latchkey.example".to_owned()),
         ("PUBLIC_BASE_URL", base_url.clone()),
         ("TOKEN_ISSUER", base_url),
     ]);
+    if let Backend::Aws {
+        bootstrap: true, ..
+    } = options.backend
+    {
+        // Bootstrapping means an emulator, and moto does not implement
+        // KMS `MessageType=DIGEST`.
+        defaults.insert("KMS_MESSAGE_TYPE", "RAW".to_owned());
+    }
     let lookup = |name: &str| {
         options
             .settings
@@ -113,8 +121,12 @@ pub async fn start(options: Options) -> anyhow::Result<RunningServer> {
 fn local_app(config: Config, data_dir: &Path) -> anyhow::Result<App> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let store = EmbeddedStore::open(&data_dir.join("latchkey.redb"))
-        .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
+    let store = EmbeddedStore::open(&data_dir.join("latchkey.redb")).with_context(|| {
+        format!(
+            "cannot open the database in {} (is another local-api using it?)",
+            data_dir.display()
+        )
+    })?;
     let mailer = OutboxMailer::new(&data_dir.join("outbox"), &config.mail_from)
         .context("cannot set up the outbox")?;
     // One key file per algorithm, so switching SIGNING_ALGORITHM just works.

@@ -66,10 +66,11 @@ impl App {
     ) -> Result<Self, StartupError> {
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name);
         let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(aws), &config.mail_from);
-        let signer = KmsSigner::connect(
+        let signer = KmsSigner::connect_with(
             aws_sdk_kms::Client::new(aws),
             &config.kms_key_id,
             config.signing_algorithm,
+            config.kms_sign_raw,
         )
         .await?;
         Ok(Self::new(

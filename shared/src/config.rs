@@ -14,6 +14,10 @@ pub struct Config {
     pub table_name: String,
     /// KMS key id, ARN or alias (`KMS_KEY_ID`).
     pub kms_key_id: String,
+    /// `KMS_MESSAGE_TYPE`: `DIGEST` (default: KMS signs the SHA-256 we send)
+    /// or `RAW` (KMS hashes the signing input itself), for emulators such as
+    /// moto that do not implement `DIGEST`.
+    pub kms_sign_raw: bool,
     /// `SIGNING_ALGORITHM`: `RS256` (default, KMS `RSA_2048`) or `ES256`.
     pub signing_algorithm: SigningAlgorithm,
     /// Sender address of every email (`MAIL_FROM`).
@@ -92,6 +96,16 @@ impl Config {
         Ok(Self {
             table_name: reader.required("TABLE_NAME")?,
             kms_key_id: reader.required("KMS_KEY_ID")?,
+            kms_sign_raw: match reader.optional("KMS_MESSAGE_TYPE").as_deref() {
+                None | Some("DIGEST") => false,
+                Some("RAW") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "KMS_MESSAGE_TYPE",
+                        reason: format!("{other:?} is neither DIGEST nor RAW"),
+                    });
+                }
+            },
             signing_algorithm: match reader.optional("SIGNING_ALGORITHM").as_deref() {
                 None | Some("RS256") => SigningAlgorithm::RS256,
                 Some("ES256") => SigningAlgorithm::ES256,
@@ -251,6 +265,7 @@ mod tests {
     fn an_invalid_variable_is_named() {
         for (name, value) in [
             ("SIGNING_ALGORITHM", "HS256"),
+            ("KMS_MESSAGE_TYPE", "HASHED"),
             ("ACCESS_TOKEN_TTL_SECONDS", "soon"),
             ("ACCESS_TOKEN_TTL_SECONDS", "0"),
             ("REQUIRE_EMAIL_CONFIRMATION", "maybe"),

@@ -1,1 +1,329 @@
+//! Test support for the end-to-end suites: [`TestApp`] runs `local-api` on a
+//! free port (on the embedded store, or on `moto_server` with the AWS
+//! adapters) and reads back the emails it sent; [`moto`] starts the emulator
+//! once per test binary.
+// Test support: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use latchkey::App;
+use latchkey_local::{Backend, Options, RunningServer, start};
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// `local-api` on a free port, torn down when dropped.
+pub struct TestApp {
+    pub base_url: String,
+    pub app: Arc<App>,
+    pub client: reqwest::Client,
+    mail: MailSource,
+    server: tokio::task::JoinHandle<()>,
+    _data_dir: TempDir,
+}
+
+enum MailSource {
+    Outbox(PathBuf),
+    Moto(String),
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn any_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+fn settings(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
+
+impl TestApp {
+    /// On the embedded store, outbox and a local key in a fresh folder.
+    pub async fn embedded() -> Self {
+        Self::embedded_with(&[]).await
+    }
+
+    pub async fn embedded_with(pairs: &[(&str, &str)]) -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let options = Options {
+            address: any_port(),
+            backend: Backend::Local {
+                data_dir: data_dir.path().to_owned(),
+            },
+            settings: settings(pairs),
+            read_env: false,
+        };
+        let server = start(options).await.expect("local-api did not start");
+        let outbox = data_dir.path().join("outbox");
+        Self::new(server, MailSource::Outbox(outbox), data_dir)
+    }
+
+    /// On DynamoDB, SES and KMS emulated by `moto_server`, with a table and a
+    /// key of its own so tests do not share state.
+    pub async fn on_moto() -> Self {
+        let moto = moto();
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let table = format!("latchkey-{unique}");
+        let alias = format!("alias/latchkey-{unique}");
+        let options = Options {
+            address: any_port(),
+            backend: Backend::Aws {
+                sdk: Box::new(moto.sdk_config().await),
+                bootstrap: true,
+            },
+            settings: settings(&[("TABLE_NAME", &table), ("KMS_KEY_ID", &alias)]),
+            read_env: false,
+        };
+        let server = start(options)
+            .await
+            .expect("local-api --aws did not start on moto_server");
+        Self::new(
+            server,
+            MailSource::Moto(moto.endpoint.clone()),
+            tempfile::tempdir().unwrap(),
+        )
+    }
+
+    fn new(server: RunningServer, mail: MailSource, data_dir: TempDir) -> Self {
+        Self {
+            base_url: format!("http://{}", server.address),
+            app: server.app,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            mail,
+            server: server.task,
+            _data_dir: data_dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_register(&self, body: &Value) -> reqwest::Response {
+        self.post_json("/v1/users", body).await
+    }
+
+    pub async fn post_login(&self, body: &Value) -> reqwest::Response {
+        self.post_json("/v1/auth/login", body).await
+    }
+
+    /// Registers an account and opens its confirmation link.
+    pub async fn register_confirmed(&self, email: &str, password: &str) {
+        let response = self
+            .post_register(&serde_json::json!({"email": email, "password": password}))
+            .await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        let link = self.confirmation_link(email).await;
+        let response = self.client.get(&link).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
+    /// The confirmation link of the latest email sent to `address`.
+    pub async fn confirmation_link(&self, address: &str) -> String {
+        let bodies = self.emails_to(address).await;
+        let body = bodies
+            .last()
+            .unwrap_or_else(|| panic!("no email was sent to {address}"));
+        find_link(body, "/v1/users/confirm/")
+            .unwrap_or_else(|| panic!("no confirmation link in:\n{body}"))
+    }
+
+    /// Bodies of the emails sent to `address`, oldest first: the text part
+    /// from the outbox, the stored (HTML) body from the emulator.
+    pub async fn emails_to(&self, address: &str) -> Vec<String> {
+        match &self.mail {
+            MailSource::Outbox(folder) => outbox_emails(folder, address),
+            MailSource::Moto(endpoint) => moto_emails(endpoint, address).await,
+        }
+    }
+
+    /// Full parsed messages from the outbox (embedded mode only).
+    pub fn outbox_files(&self) -> Vec<PathBuf> {
+        match &self.mail {
+            MailSource::Outbox(folder) => sorted_files(folder),
+            MailSource::Moto(_) => Vec::new(),
+        }
+    }
+}
+
+fn sorted_files(folder: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+fn outbox_emails(folder: &Path, address: &str) -> Vec<String> {
+    sorted_files(folder)
+        .into_iter()
+        .filter_map(|path| {
+            let bytes = std::fs::read(&path).unwrap();
+            let message = mail_parser::MessageParser::default().parse(&bytes)?;
+            let to = message.to()?.first()?.address()?.to_owned();
+            (to.eq_ignore_ascii_case(address))
+                .then(|| message.body_text(0).unwrap_or_default().into_owned())
+        })
+        .collect()
+}
+
+async fn moto_emails(endpoint: &str, address: &str) -> Vec<String> {
+    let state: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    state["ses"]["Message"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|message| {
+            message["destinations"]["ToAddresses"]
+                .as_array()
+                .is_some_and(|to| to.iter().any(|entry| entry.as_str() == Some(address)))
+        })
+        .filter_map(|message| message["body"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The first URL in `text` containing `marker`.
+pub fn find_link(text: &str, marker: &str) -> Option<String> {
+    let at = text.find(marker)?;
+    let start = text[..at].rfind("http")?;
+    let end = text[start..]
+        .find(|c: char| {
+            !(c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c))
+                || c == '"'
+                || c == '\''
+        })
+        .map_or(text.len(), |offset| start + offset);
+    Some(text[start..end].to_owned())
+}
+
+/// A `moto_server` shared by the tests of one binary.
+pub struct Moto {
+    pub endpoint: String,
+}
+
+static MOTO: OnceLock<Moto> = OnceLock::new();
+
+/// Starts `moto_server` on a free port the first time it is asked for. A
+/// watchdog shell stops it when this test process ends.
+pub fn moto() -> &'static Moto {
+    MOTO.get_or_init(|| match start_moto() {
+        Ok(moto) => moto,
+        Err(message) => panic!("{message}"),
+    })
+}
+
+impl Moto {
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "latchkey-tests",
+            ))
+            .load()
+            .await
+    }
+}
+
+fn moto_binary() -> Result<PathBuf, String> {
+    if let Ok(path) = std::env::var("MOTO_SERVER") {
+        return Ok(PathBuf::from(path));
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let tools = workspace.join(".tools/venv/bin/moto_server");
+    if tools.exists() {
+        return Ok(tools);
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("moto_server"))
+        .find(|candidate| candidate.exists())
+        .ok_or_else(|| {
+            "moto_server not found. Run ./scripts/test.sh (it installs the pinned tools into .tools/), \
+             or `pip install 'moto[server]==5.2.1'`, or set MOTO_SERVER to its path."
+                .to_owned()
+        })
+}
+
+fn start_moto() -> Result<Moto, String> {
+    let binary = moto_binary()?;
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let log = std::env::temp_dir().join(format!("latchkey-moto-{port}.log"));
+    // The watchdog ends the emulator when this process (the test binary) is gone.
+    let script = r#""$0" -H 127.0.0.1 -p "$1" >"$3" 2>&1 & child=$!
+while kill -0 "$2" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 1; done
+kill "$child" 2>/dev/null"#;
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(&binary)
+        .arg(port.to_string())
+        .arg(std::process::id().to_string())
+        .arg(&log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|error| format!("cannot start {}: {error}", binary.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(Moto {
+                endpoint: format!("http://127.0.0.1:{port}"),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    Err(format!(
+        "moto_server did not open port {port} within 60 s; its log:\n{output}"
+    ))
+}

@@ -37,14 +37,28 @@ pub struct KmsSigner {
     kid: String,
     algorithm: SigningAlgorithm,
     public_key_pem: String,
+    /// Send the signing input itself instead of its digest (emulators).
+    sign_raw: bool,
 }
 
 impl KmsSigner {
-    /// Fetches the public key and checks the key's spec fits the algorithm.
+    /// Fetches the public key and checks the key can sign with the algorithm.
     pub async fn connect(
         client: Client,
         key_id: &str,
         algorithm: SigningAlgorithm,
+    ) -> Result<Self, KmsSignerError> {
+        Self::connect_with(client, key_id, algorithm, false).await
+    }
+
+    /// `sign_raw`: send the whole signing input (`MessageType::Raw`, up to
+    /// 4 KiB) instead of its SHA-256 digest. Only for emulators that do not
+    /// implement `Digest`; KMS itself does both.
+    pub async fn connect_with(
+        client: Client,
+        key_id: &str,
+        algorithm: SigningAlgorithm,
+        sign_raw: bool,
     ) -> Result<Self, KmsSignerError> {
         let output = client
             .get_public_key()
@@ -55,17 +69,16 @@ impl KmsSigner {
                 key: key_id.to_owned(),
                 source: Box::new(error),
             })?;
-        let expected = match algorithm {
-            SigningAlgorithm::RS256 => KeySpec::Rsa2048,
-            SigningAlgorithm::ES256 => KeySpec::EccNistP256,
-        };
-        let actual = output.key_spec().cloned();
-        if actual.as_ref() != Some(&expected) {
+        // What matters is that the key can make this algorithm's signatures;
+        // the key spec is only for the error message (emulators omit it).
+        let (needed, expected) = signing_spec(algorithm);
+        if !output.signing_algorithms().contains(&needed) {
             return Err(KmsSignerError::WrongKeySpec {
                 key: key_id.to_owned(),
-                actual: actual
+                actual: output
+                    .key_spec()
                     .map(|spec| spec.as_str().to_owned())
-                    .unwrap_or_default(),
+                    .unwrap_or_else(|| "another kind".to_owned()),
                 algorithm: algorithm.as_str(),
                 expected: expected.as_str().to_owned(),
             });
@@ -80,6 +93,7 @@ impl KmsSigner {
             kid,
             algorithm,
             public_key_pem: spki_der_to_pem(der),
+            sign_raw,
         })
     }
 }
@@ -99,17 +113,18 @@ impl TokenSigner for KmsSigner {
     }
 
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignerError> {
-        let digest = Sha256::digest(signing_input);
-        let spec = match self.algorithm {
-            SigningAlgorithm::RS256 => SigningAlgorithmSpec::RsassaPkcs1V15Sha256,
-            SigningAlgorithm::ES256 => SigningAlgorithmSpec::EcdsaSha256,
+        let (spec, _) = signing_spec(self.algorithm);
+        let (message, message_type) = if self.sign_raw {
+            (signing_input.to_vec(), MessageType::Raw)
+        } else {
+            (Sha256::digest(signing_input).to_vec(), MessageType::Digest)
         };
         let output = self
             .client
             .sign()
             .key_id(&self.key_arn)
-            .message(Blob::new(digest.to_vec()))
-            .message_type(MessageType::Digest)
+            .message(Blob::new(message))
+            .message_type(message_type)
             .signing_algorithm(spec)
             .send()
             .await
@@ -122,6 +137,14 @@ impl TokenSigner for KmsSigner {
             SigningAlgorithm::RS256 => Ok(signature),
             SigningAlgorithm::ES256 => der_to_jws_ecdsa(&signature),
         }
+    }
+}
+
+/// The KMS signing algorithm and key spec behind a JWS algorithm.
+fn signing_spec(algorithm: SigningAlgorithm) -> (SigningAlgorithmSpec, KeySpec) {
+    match algorithm {
+        SigningAlgorithm::RS256 => (SigningAlgorithmSpec::RsassaPkcs1V15Sha256, KeySpec::Rsa2048),
+        SigningAlgorithm::ES256 => (SigningAlgorithmSpec::EcdsaSha256, KeySpec::EccNistP256),
     }
 }
 
