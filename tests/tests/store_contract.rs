@@ -1,0 +1,341 @@
+//! One contract suite, run against every store adapter (the embedded store
+//! and DynamoDB on moto), so they cannot drift.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey::adapters::dynamodb::DynamoStore;
+use latchkey::adapters::embedded::EmbeddedStore;
+use latchkey::domain::{AccountStatus, Attributes, Email, Locale, Login, SessionId, User, UserId};
+use latchkey::ports::{Account, CodeKind, ConfirmOutcome, Session, Store, StoreError, StoredCode};
+use latchkey::secrets::OneTimeCode;
+use time::OffsetDateTime;
+
+/// A store plus whatever keeps it alive (a temporary folder).
+struct Subject {
+    store: Arc<dyn Store>,
+    _keep: Option<tempfile::TempDir>,
+}
+
+async fn embedded() -> Subject {
+    let folder = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&folder.path().join("db.redb")).unwrap();
+    Subject {
+        store: Arc::new(store),
+        _keep: Some(folder),
+    }
+}
+
+async fn dynamodb() -> Subject {
+    let sdk = latchkey_tests::moto().sdk_config().await;
+    let table = format!("contract-{}", uuid::Uuid::new_v4().simple());
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    store.create_table_if_missing().await.unwrap();
+    Subject {
+        store: Arc::new(store),
+        _keep: None,
+    }
+}
+
+fn account(email: &str, login: Option<&str>) -> Account {
+    let now = OffsetDateTime::now_utc();
+    Account {
+        user: User {
+            id: UserId::new(),
+            email: Email::parse(email).unwrap(),
+            login: login.map(|login| Login::parse(login).unwrap()),
+            first_name: None,
+            last_name: None,
+            locale: Locale::En,
+            status: AccountStatus::Waiting,
+            email_confirmed: false,
+            roles: vec![],
+            profile_is_public: false,
+            attributes: Attributes::default(),
+            created_at: now,
+            updated_at: now,
+            last_sign_in_at: None,
+            sign_in_count: 0,
+            version: 1,
+        },
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+            .to_owned(),
+    }
+}
+
+fn confirmation_for(account: &Account, lifetime: Duration) -> (OneTimeCode, StoredCode) {
+    let code = OneTimeCode::generate();
+    let stored = StoredCode {
+        hash: code.hash(),
+        kind: CodeKind::Confirm,
+        user_id: account.user.id,
+        expires_at: OffsetDateTime::now_utc() + lifetime,
+    };
+    (code, stored)
+}
+
+async fn a_created_account_is_found_by_email_in_any_case_and_by_login(subject: Subject) {
+    let store = subject.store;
+    let created = account("Mixed.Case@Example.com", Some("Mixed_Login"));
+    store.create_user(&created, None).await.unwrap();
+    let by_email = store
+        .find_by_email(Email::parse("mixed.case@EXAMPLE.com").unwrap().key())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_email.user, created.user);
+    assert_eq!(by_email.password_hash, created.password_hash);
+    let by_login = store.find_by_login("mixed_login").await.unwrap().unwrap();
+    assert_eq!(by_login.user.id, created.user.id);
+    assert_eq!(
+        store
+            .get_user(created.user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email
+            .as_str(),
+        "Mixed.Case@Example.com"
+    );
+    assert!(
+        store
+            .find_by_email("nobody@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.get_user(UserId::new()).await.unwrap().is_none());
+}
+
+async fn a_second_account_for_one_email_or_login_is_refused(subject: Subject) {
+    let store = subject.store;
+    store
+        .create_user(&account("dup@example.com", Some("dup_login")), None)
+        .await
+        .unwrap();
+    let error = store
+        .create_user(&account("DUP@Example.COM", None), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::EmailTaken), "{error:?}");
+    let error = store
+        .create_user(&account("other@example.com", Some("DUP_LOGIN")), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::LoginTaken), "{error:?}");
+    // A refused registration leaves nothing behind: its email is still free.
+    store
+        .create_user(&account("other@example.com", None), None)
+        .await
+        .unwrap();
+}
+
+async fn sixteen_concurrent_registrations_of_one_email_make_exactly_one_account(subject: Subject) {
+    let store = subject.store;
+    let attempts = (0..16).map(|i| {
+        let store = Arc::clone(&store);
+        let email = if i % 2 == 0 {
+            "race@example.com"
+        } else {
+            "RACE@example.com"
+        };
+        let candidate = account(email, None);
+        tokio::spawn(async move {
+            store
+                .create_user(&candidate, None)
+                .await
+                .map(|()| candidate.user.id)
+        })
+    });
+    let mut winners = Vec::new();
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(id) => winners.push(id),
+            Err(StoreError::EmailTaken) => {}
+            Err(other) => panic!("unexpected error: {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one registration wins");
+    let stored = store
+        .find_by_email("race@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.user.id, winners[0]);
+}
+
+async fn a_confirmation_code_activates_once_and_answers_idempotently_after(subject: Subject) {
+    let store = subject.store;
+    let created = account("confirm@example.com", None);
+    let (code, stored) = confirmation_for(&created, Duration::from_secs(3600));
+    store.create_user(&created, Some(&stored)).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(
+        store.confirm_email(&code.hash(), now).await.unwrap(),
+        ConfirmOutcome::Confirmed(created.user.id)
+    );
+    let user = store.get_user(created.user.id).await.unwrap().unwrap();
+    assert_eq!(user.status, AccountStatus::Active);
+    assert!(user.email_confirmed);
+    assert_eq!(user.version, 2);
+    assert_eq!(
+        store.confirm_email(&code.hash(), now).await.unwrap(),
+        ConfirmOutcome::AlreadyConfirmed(created.user.id)
+    );
+    assert_eq!(
+        store
+            .get_user(created.user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        2,
+        "spent only once"
+    );
+    assert_eq!(
+        store
+            .confirm_email(&OneTimeCode::generate().hash(), now)
+            .await
+            .unwrap(),
+        ConfirmOutcome::Invalid
+    );
+}
+
+async fn concurrent_uses_of_one_code_spend_it_once(subject: Subject) {
+    let store = subject.store;
+    let created = account("concurrent@example.com", None);
+    let (code, stored) = confirmation_for(&created, Duration::from_secs(3600));
+    store.create_user(&created, Some(&stored)).await.unwrap();
+    let hash = code.hash();
+    let uses = (0..8).map(|_| {
+        let store = Arc::clone(&store);
+        let hash = hash.clone();
+        tokio::spawn(async move {
+            store
+                .confirm_email(&hash, OffsetDateTime::now_utc())
+                .await
+                .unwrap()
+        })
+    });
+    let mut confirmed = 0;
+    for outcome in uses {
+        match outcome.await.unwrap() {
+            ConfirmOutcome::Confirmed(_) => confirmed += 1,
+            ConfirmOutcome::AlreadyConfirmed(_) => {}
+            ConfirmOutcome::Invalid => panic!("a concurrent open of a live link was refused"),
+        }
+    }
+    assert_eq!(confirmed, 1);
+    assert_eq!(
+        store
+            .get_user(created.user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        2
+    );
+}
+
+async fn an_expired_confirmation_code_is_refused(subject: Subject) {
+    let store = subject.store;
+    let created = account("late@example.com", None);
+    let (code, stored) = confirmation_for(&created, Duration::from_secs(60));
+    store.create_user(&created, Some(&stored)).await.unwrap();
+    let later = OffsetDateTime::now_utc() + Duration::from_secs(120);
+    assert_eq!(
+        store.confirm_email(&code.hash(), later).await.unwrap(),
+        ConfirmOutcome::Invalid
+    );
+    let user = store.get_user(created.user.id).await.unwrap().unwrap();
+    assert_eq!(user.status, AccountStatus::Waiting);
+    // A spent code also stops answering once it has expired.
+    let now = OffsetDateTime::now_utc();
+    assert!(matches!(
+        store.confirm_email(&code.hash(), now).await.unwrap(),
+        ConfirmOutcome::Confirmed(_)
+    ));
+    assert_eq!(
+        store.confirm_email(&code.hash(), later).await.unwrap(),
+        ConfirmOutcome::Invalid
+    );
+}
+
+async fn a_session_is_stored_with_the_sign_in_and_ends_at_its_expiry(subject: Subject) {
+    let store = subject.store;
+    let created = account("session@example.com", None);
+    store.create_user(&created, None).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    let session = Session {
+        id: SessionId::new(),
+        user_id: created.user.id,
+        refresh_hash: OneTimeCode::generate().hash(),
+        generation: 0,
+        remember_me: true,
+        created_at: now.replace_nanosecond(0).unwrap(),
+        expires_at: (now + Duration::from_secs(3600))
+            .replace_nanosecond(0)
+            .unwrap(),
+    };
+    store.start_session(&session, now).await.unwrap();
+    store
+        .start_session(
+            &Session {
+                id: SessionId::new(),
+                ..session.clone()
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_session(created.user.id, session.id, now)
+            .await
+            .unwrap(),
+        Some(session.clone())
+    );
+    let later = now + Duration::from_secs(3601);
+    assert_eq!(
+        store
+            .get_session(created.user.id, session.id, later)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .get_session(created.user.id, SessionId::new(), now)
+            .await
+            .unwrap(),
+        None
+    );
+    let user = store.get_user(created.user.id).await.unwrap().unwrap();
+    assert_eq!(user.sign_in_count, 2);
+    assert_eq!(
+        user.last_sign_in_at.map(|at| at.unix_timestamp()),
+        Some(now.unix_timestamp())
+    );
+}
+
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod embedded_store {
+            $(#[tokio::test] async fn $case() { super::$case(super::embedded().await).await; })*
+        }
+        mod dynamodb_on_moto {
+            $(#[tokio::test] async fn $case() { super::$case(super::dynamodb().await).await; })*
+        }
+    };
+}
+
+contract!(
+    a_created_account_is_found_by_email_in_any_case_and_by_login,
+    a_second_account_for_one_email_or_login_is_refused,
+    sixteen_concurrent_registrations_of_one_email_make_exactly_one_account,
+    a_confirmation_code_activates_once_and_answers_idempotently_after,
+    concurrent_uses_of_one_code_spend_it_once,
+    an_expired_confirmation_code_is_refused,
+    a_session_is_stored_with_the_sign_in_and_ends_at_its_expiry,
+);
