@@ -1,0 +1,177 @@
+//! Every sample event in `events/` goes through its endpoint's handler, the
+//! way the Lambda runtime would hand it over (`lambda_http::request::from_str`),
+//! and gets the answer it documents.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lambda_http::{Body, RequestExt};
+use latchkey::adapters::embedded::EmbeddedStore;
+use latchkey::adapters::local_key::LocalKeySigner;
+use latchkey::adapters::outbox::OutboxMailer;
+use latchkey::domain::{AccountStatus, Attributes, Email, Locale, Password, User, UserId};
+use latchkey::ports::{Account, CodeKind, SigningAlgorithm, StoredCode};
+use latchkey::secrets::SecretHash;
+use latchkey::services::passwords;
+use latchkey::{App, Config};
+use latchkey_functions::{Endpoint, RouteMatch, handle, match_route};
+use serde_json::Value;
+
+/// The code in `events/confirm-*.json`.
+const SAMPLE_CODE: &str = "Zt0sWk0k7vRr2m9Qy3vX1bN6cJ8hP4aL5eD2fG7hK9s";
+
+/// Each event, in the order they run against one app, with the status and
+/// problem code (if any) it must produce.
+const EXPECTED: &[(&str, u16, Option<&str>)] = &[
+    ("status", 200, None),
+    ("register", 201, None),
+    ("register-form", 201, None),
+    ("register-invalid-fields", 400, Some("validation_failed")),
+    ("register-malformed-json", 400, Some("malformed_body")),
+    ("register-array-body", 400, Some("malformed_body")),
+    (
+        "register-wrong-content-type",
+        415,
+        Some("unsupported_media_type"),
+    ),
+    ("confirm-get", 200, None),
+    ("confirm-get-browser", 303, None),
+    ("confirm-post", 200, None),
+    (
+        "confirm-unknown-code",
+        400,
+        Some("invalid_confirmation_code"),
+    ),
+    ("login", 200, None),
+    ("login-wrong-password", 401, Some("invalid_credentials")),
+    ("login-unconfirmed", 403, Some("email_not_confirmed")),
+];
+
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+async fn app(folder: &Path) -> App {
+    let config = Config::from_lookup(|name| {
+        match name {
+            "TABLE_NAME" => Some("t"),
+            "KMS_KEY_ID" => Some("local"),
+            "MAIL_FROM" => Some("no-reply@example.com"),
+            "PUBLIC_BASE_URL" => Some("https://auth.example.com"),
+            "SIGNING_ALGORITHM" => Some("ES256"),
+            _ => None,
+        }
+        .map(str::to_owned)
+    })
+    .unwrap();
+    let store = EmbeddedStore::open(&folder.join("db.redb")).unwrap();
+    let mailer = OutboxMailer::new(&folder.join("outbox"), &config.mail_from).unwrap();
+    let signer =
+        LocalKeySigner::load_or_create(&folder.join("key.pem"), SigningAlgorithm::ES256).unwrap();
+    App::new(config, Arc::new(store), Arc::new(mailer), Arc::new(signer)).unwrap()
+}
+
+/// The account the confirm and login events are about: waiting, with the
+/// sample code as its confirmation code.
+async fn seed_grace(app: &App) {
+    let now = time::OffsetDateTime::now_utc();
+    let user = User {
+        id: UserId::new(),
+        email: Email::parse("grace@example.com").unwrap(),
+        login: None,
+        first_name: None,
+        last_name: None,
+        locale: Locale::En,
+        status: AccountStatus::Waiting,
+        email_confirmed: false,
+        roles: vec![],
+        profile_is_public: false,
+        attributes: Attributes::default(),
+        created_at: now,
+        updated_at: now,
+        last_sign_in_at: None,
+        sign_in_count: 0,
+        version: 1,
+    };
+    let password = Password::candidate("correct horse battery staple").unwrap();
+    let password_hash = passwords::hash(password, app.config.argon2).await.unwrap();
+    let code = StoredCode {
+        hash: SecretHash::of(SAMPLE_CODE),
+        kind: CodeKind::Confirm,
+        user_id: user.id,
+        expires_at: now + std::time::Duration::from_secs(3600),
+    };
+    app.store
+        .create_user(
+            &Account {
+                user,
+                password_hash,
+            },
+            Some(&code),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn every_sample_event_gets_its_documented_answer_through_its_handler() {
+    let folder = tempfile::tempdir().unwrap();
+    let app = app(folder.path()).await;
+    seed_grace(&app).await;
+    for (name, status, code) in EXPECTED {
+        let text = std::fs::read_to_string(events_dir().join(format!("{name}.json"))).unwrap();
+        let request =
+            lambda_http::request::from_str(&text).unwrap_or_else(|error| panic!("{name}: {error}"));
+        let path = request.raw_http_path().to_owned();
+        let RouteMatch::Found { route, .. } = match_route(request.method().as_str(), &path) else {
+            panic!("{name}: no route for {} {path}", request.method());
+        };
+        let response = handle(&app, route.endpoint, request).await;
+        assert_eq!(
+            response.status().as_u16(),
+            *status,
+            "{name}: {:?}",
+            response.body()
+        );
+        assert!(response.headers().contains_key("x-request-id"), "{name}");
+        if let Some(code) = code {
+            let Body::Text(body) = response.body() else {
+                panic!("{name}: no body")
+            };
+            let body: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(body["code"], *code, "{name}");
+        }
+        if route.endpoint == Endpoint::Status {
+            // The request id of a Lambda response is API Gateway's.
+            let event: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                response.headers()["x-request-id"],
+                event["requestContext"]["requestId"].as_str().unwrap()
+            );
+        }
+    }
+}
+
+#[test]
+fn every_event_file_is_exercised() {
+    let mut files: Vec<String> = std::fs::read_dir(events_dir())
+        .unwrap()
+        .map(|entry| {
+            entry
+                .unwrap()
+                .path()
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = EXPECTED
+        .iter()
+        .map(|(name, _, _)| (*name).to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(files, listed);
+}

@@ -1,0 +1,129 @@
+//! The route table, `template.yaml` and `events/` agree: every route has a
+//! function of its endpoint's name with a matching HttpApi event, a Lambda
+//! binary, and a sample event; nothing in the template or the events lacks a
+//! route.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use latchkey_functions::{Endpoint, ROUTES};
+use serde_norway::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn pascal(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    serde_norway::from_str(&text).unwrap()
+}
+
+fn route_keys() -> BTreeSet<String> {
+    ROUTES.iter().map(|route| route.key()).collect()
+}
+
+#[test]
+fn the_template_has_one_function_per_endpoint_with_exactly_its_routes() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let mut template_routes = BTreeSet::new();
+    let mut functions = BTreeSet::new();
+    for (logical_id, resource) in resources {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let logical_id = logical_id.as_str().unwrap();
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            resource["Metadata"]["BuildMethod"], "rust-cargolambda",
+            "{logical_id}"
+        );
+        assert_eq!(logical_id, format!("{}Function", pascal(binary)));
+        let endpoint = Endpoint::ALL
+            .into_iter()
+            .find(|endpoint| endpoint.name() == binary);
+        let endpoint = endpoint
+            .unwrap_or_else(|| panic!("{logical_id} builds {binary}, which is no endpoint"));
+        functions.insert(binary.to_owned());
+        for (_, event) in resource["Properties"]["Events"].as_mapping().unwrap() {
+            assert_eq!(event["Type"], "HttpApi");
+            let key = format!(
+                "{} {}",
+                event["Properties"]["Method"].as_str().unwrap(),
+                event["Properties"]["Path"].as_str().unwrap()
+            );
+            let route = ROUTES.iter().find(|route| route.key() == key);
+            assert_eq!(
+                route.map(|route| route.endpoint),
+                Some(endpoint),
+                "{logical_id}: {key}"
+            );
+            template_routes.insert(key);
+        }
+    }
+    assert_eq!(template_routes, route_keys());
+    let endpoints: BTreeSet<String> = Endpoint::ALL
+        .iter()
+        .map(|endpoint| endpoint.name().to_owned())
+        .collect();
+    assert_eq!(functions, endpoints);
+}
+
+#[test]
+fn every_endpoint_has_a_lambda_binary() {
+    for endpoint in Endpoint::ALL {
+        let source = root().join(format!("functions/src/bin/{}.rs", endpoint.name()));
+        let text = std::fs::read_to_string(&source)
+            .unwrap_or_else(|_| panic!("missing {}", source.display()));
+        assert!(
+            text.contains(&format!("Endpoint::{:?}", endpoint)),
+            "{} runs another endpoint",
+            source.display()
+        );
+    }
+}
+
+#[test]
+fn every_route_has_a_sample_event_and_every_event_a_route() {
+    let mut event_routes = BTreeSet::new();
+    for entry in std::fs::read_dir(root().join("events")).unwrap() {
+        let path = entry.unwrap().path();
+        let event: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let key = event["routeKey"].as_str().unwrap().to_owned();
+        assert_eq!(
+            event["requestContext"]["routeKey"],
+            key.as_str(),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            event["version"],
+            "2.0",
+            "{}: HTTP API payload v2",
+            path.display()
+        );
+        assert!(
+            route_keys().contains(&key),
+            "{}: {key} is no route",
+            path.display()
+        );
+        event_routes.insert(key);
+    }
+    assert_eq!(event_routes, route_keys());
+}
