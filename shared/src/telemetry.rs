@@ -15,7 +15,6 @@ pub fn init_json() {
         .with_env_filter(filter())
         .with_current_span(false)
         .with_target(false)
-        .without_time() // Lambda stamps each line itself.
         .try_init();
 }
 

@@ -12,7 +12,7 @@ use latchkey::services::login::{Credentials, login};
 pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
     let fields = parse_fields(&request)?;
     let mut check = Validator::default();
-    let (_, identifier) = fields.first_text(&["login", "email", "username"]);
+    let identifier = fields.first_text(&["login", "email", "username"]);
     let identifier = check.required("login", identifier, FieldCode::InvalidValue, |text| {
         Ok(text.trim().to_owned())
     });

@@ -91,19 +91,14 @@ impl Fields {
         }
     }
 
-    /// The first of `names` that is present (for aliases such as
-    /// `login` / `email` / `username`), with the name it was found under.
-    pub fn first_text<'a>(&self, names: &[&'a str]) -> (&'a str, FieldValue<'_>) {
-        for name in names {
-            match self.text(name) {
-                FieldValue::Absent => continue,
-                found => return (name, found),
-            }
-        }
-        (
-            names.first().copied().unwrap_or_default(),
-            FieldValue::Absent,
-        )
+    /// The first of `names` that is present, for aliases such as
+    /// `login` / `email` / `username`.
+    pub fn first_text(&self, names: &[&str]) -> FieldValue<'_> {
+        names
+            .iter()
+            .map(|name| self.text(name))
+            .find(|value| !matches!(value, FieldValue::Absent))
+            .unwrap_or(FieldValue::Absent)
     }
 
     /// JSON booleans, or the words forms send: `true`/`false`, `1`/`0`, `on`/`off`.
