@@ -10,7 +10,7 @@ use lambda_http::{Body, RequestExt};
 use latchkey::adapters::embedded::EmbeddedStore;
 use latchkey::adapters::local_key::LocalKeySigner;
 use latchkey::adapters::outbox::OutboxMailer;
-use latchkey::domain::{AccountStatus, Attributes, Email, Locale, Password, User, UserId};
+use latchkey::domain::{Email, Password, User};
 use latchkey::ports::{Account, CodeKind, SigningAlgorithm, StoredCode};
 use latchkey::secrets::SecretHash;
 use latchkey::services::passwords;
@@ -76,24 +76,7 @@ async fn app(folder: &Path) -> App {
 /// sample code as its confirmation code.
 async fn seed_grace(app: &App) {
     let now = time::OffsetDateTime::now_utc();
-    let user = User {
-        id: UserId::new(),
-        email: Email::parse("grace@example.com").unwrap(),
-        login: None,
-        first_name: None,
-        last_name: None,
-        locale: Locale::En,
-        status: AccountStatus::Waiting,
-        email_confirmed: false,
-        roles: vec![],
-        profile_is_public: false,
-        attributes: Attributes::default(),
-        created_at: now,
-        updated_at: now,
-        last_sign_in_at: None,
-        sign_in_count: 0,
-        version: 1,
-    };
+    let user = User::new(Email::parse("grace@example.com").unwrap(), now);
     let password = Password::candidate("correct horse battery staple").unwrap();
     let password_hash = passwords::hash(password, app.config.argon2).await.unwrap();
     let code = StoredCode {

@@ -90,7 +90,7 @@ fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AccountStatus, Attributes, Email, PersonName, UserId};
+    use crate::domain::{Email, PersonName};
     use time::OffsetDateTime;
 
     fn config() -> Config {
@@ -110,22 +110,9 @@ mod tests {
     fn user(locale: Locale) -> User {
         let now = OffsetDateTime::now_utc();
         User {
-            id: UserId::new(),
-            email: Email::parse("Ann@Example.com").unwrap(),
-            login: None,
             first_name: PersonName::parse("Ann <b>").ok(),
-            last_name: None,
             locale,
-            status: AccountStatus::Waiting,
-            email_confirmed: false,
-            roles: vec![],
-            profile_is_public: false,
-            attributes: Attributes::default(),
-            created_at: now,
-            updated_at: now,
-            last_sign_in_at: None,
-            sign_in_count: 0,
-            version: 1,
+            ..User::new(Email::parse("Ann@Example.com").unwrap(), now)
         }
     }
 

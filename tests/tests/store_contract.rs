@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use latchkey::adapters::dynamodb::DynamoStore;
 use latchkey::adapters::embedded::EmbeddedStore;
-use latchkey::domain::{AccountStatus, Attributes, Email, Locale, Login, SessionId, User, UserId};
+use latchkey::domain::{AccountStatus, Email, Login, SessionId, User, UserId};
 use latchkey::ports::{Account, CodeKind, ConfirmOutcome, Session, Store, StoreError, StoredCode};
 use latchkey::secrets::OneTimeCode;
 use time::OffsetDateTime;
@@ -42,22 +42,8 @@ fn account(email: &str, login: Option<&str>) -> Account {
     let now = OffsetDateTime::now_utc();
     Account {
         user: User {
-            id: UserId::new(),
-            email: Email::parse(email).unwrap(),
             login: login.map(|login| Login::parse(login).unwrap()),
-            first_name: None,
-            last_name: None,
-            locale: Locale::En,
-            status: AccountStatus::Waiting,
-            email_confirmed: false,
-            roles: vec![],
-            profile_is_public: false,
-            attributes: Attributes::default(),
-            created_at: now,
-            updated_at: now,
-            last_sign_in_at: None,
-            sign_in_count: 0,
-            version: 1,
+            ..User::new(Email::parse(email).unwrap(), now)
         },
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
             .to_owned(),

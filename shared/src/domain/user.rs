@@ -52,6 +52,28 @@ pub struct User {
 }
 
 impl User {
+    /// A new account: waiting for confirmation, no optional fields, version 1.
+    pub fn new(email: Email, now: OffsetDateTime) -> Self {
+        Self {
+            id: UserId::new(),
+            email,
+            login: None,
+            first_name: None,
+            last_name: None,
+            locale: Locale::default(),
+            status: AccountStatus::Waiting,
+            email_confirmed: false,
+            roles: Vec::new(),
+            profile_is_public: false,
+            attributes: Attributes::default(),
+            created_at: now,
+            updated_at: now,
+            last_sign_in_at: None,
+            sign_in_count: 0,
+            version: 1,
+        }
+    }
+
     /// `first last`, `first`, `last` or nothing: derived, never stored.
     pub fn full_name(&self) -> Option<String> {
         let parts: Vec<&str> = [&self.first_name, &self.last_name]

@@ -1,9 +1,7 @@
 //! `POST /v1/users`: create a waiting account and send the confirmation email.
 
 use crate::App;
-use crate::domain::{
-    AccountStatus, Attributes, Email, Locale, Login, Password, PersonName, User, UserId,
-};
+use crate::domain::{AccountStatus, Attributes, Email, Locale, Login, Password, PersonName, User};
 use crate::mail;
 use crate::ports::{Account, CodeKind, StoreError, StoredCode};
 use crate::secrets::OneTimeCode;
@@ -61,22 +59,14 @@ pub async fn register(app: &App, registration: Registration) -> Result<Registere
         AccountStatus::Active
     };
     let user = User {
-        id: UserId::new(),
-        email: registration.email,
         login: registration.login,
         first_name: registration.first_name,
         last_name: registration.last_name,
         locale: registration.locale,
         status,
-        email_confirmed: false,
-        roles: Vec::new(),
         profile_is_public: registration.profile_is_public,
         attributes: registration.attributes,
-        created_at: now,
-        updated_at: now,
-        last_sign_in_at: None,
-        sign_in_count: 0,
-        version: 1,
+        ..User::new(registration.email, now)
     };
     let code = OneTimeCode::generate();
     let stored_code = StoredCode {
