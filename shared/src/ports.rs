@@ -40,7 +40,11 @@ pub struct Session {
     pub id: SessionId,
     pub user_id: UserId,
     pub refresh_hash: SecretHash,
-    /// Counts refresh rotations, so a replayed old token can be told apart.
+    /// The hash the last rotation replaced, and when: a second use of that
+    /// token is a benign double submit within the grace window, a replay after.
+    pub previous_hash: Option<SecretHash>,
+    pub rotated_at: Option<OffsetDateTime>,
+    /// Counts refresh rotations.
     pub generation: u32,
     pub remember_me: bool,
     pub created_at: OffsetDateTime,
@@ -110,6 +114,25 @@ pub trait SessionStore: Send + Sync {
     /// (`last_sign_in_at`, `sign_in_count`) in one transaction.
     async fn start_session(&self, session: &Session, now: OffsetDateTime)
     -> Result<(), StoreError>;
+
+    /// Moves the session to `next` if its refresh hash is still `current`
+    /// (the replaced hash becomes `previous_hash`). `false` when another
+    /// rotation got there first or the session is gone: one conditional
+    /// write, so concurrent refreshes cannot fork the chain.
+    async fn rotate_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+        current: &SecretHash,
+        next: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes one session (logout, replay detected). Absent is fine.
+    async fn end_session(&self, user_id: UserId, id: SessionId) -> Result<(), StoreError>;
+
+    /// Deletes every session of the user; returns how many there were.
+    async fn end_all_sessions(&self, user_id: UserId) -> Result<usize, StoreError>;
 
     /// The session if it exists and has not ended at `now`.
     async fn get_session(

@@ -257,6 +257,8 @@ async fn a_session_is_stored_with_the_sign_in_and_ends_at_its_expiry(subject: Su
         id: SessionId::new(),
         user_id: created.user.id,
         refresh_hash: OneTimeCode::generate().hash(),
+        previous_hash: None,
+        rotated_at: None,
         generation: 0,
         remember_me: true,
         created_at: now.replace_nanosecond(0).unwrap(),
@@ -305,6 +307,150 @@ async fn a_session_is_stored_with_the_sign_in_and_ends_at_its_expiry(subject: Su
     );
 }
 
+fn new_session(user_id: UserId, now: OffsetDateTime) -> Session {
+    Session {
+        id: SessionId::new(),
+        user_id,
+        refresh_hash: OneTimeCode::generate().hash(),
+        previous_hash: None,
+        rotated_at: None,
+        generation: 0,
+        remember_me: false,
+        created_at: now,
+        expires_at: now + Duration::from_secs(3600),
+    }
+}
+
+async fn a_rotation_succeeds_once_per_hash_and_keeps_the_replaced_one(subject: Subject) {
+    let store = subject.store;
+    let created = account("rotate@example.com", None);
+    store.create_user(&created, None).await.unwrap();
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let session = new_session(created.user.id, now);
+    store.start_session(&session, now).await.unwrap();
+    let first = session.refresh_hash.clone();
+    let second = OneTimeCode::generate().hash();
+    let (user, id) = (created.user.id, session.id);
+    assert!(
+        store
+            .rotate_session(user, id, &first, &second, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .rotate_session(user, id, &first, &OneTimeCode::generate().hash(), now)
+            .await
+            .unwrap()
+    );
+    let stored = store.get_session(user, id, now).await.unwrap().unwrap();
+    assert_eq!(stored.refresh_hash, second);
+    assert_eq!(stored.previous_hash, Some(first));
+    assert_eq!(stored.rotated_at, Some(now));
+    assert_eq!(stored.generation, 1);
+    assert_eq!(
+        stored.expires_at, session.expires_at,
+        "rotation keeps the absolute end"
+    );
+    let later = now + Duration::from_secs(3601);
+    assert!(
+        !store
+            .rotate_session(user, id, &second, &OneTimeCode::generate().hash(), later)
+            .await
+            .unwrap()
+    );
+}
+
+async fn concurrent_rotations_of_one_hash_let_exactly_one_win(subject: Subject) {
+    let store = subject.store;
+    let created = account("fork@example.com", None);
+    store.create_user(&created, None).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    let session = new_session(created.user.id, now);
+    store.start_session(&session, now).await.unwrap();
+    let attempts = (0..10).map(|_| {
+        let (store, current) = (Arc::clone(&store), session.refresh_hash.clone());
+        let next = OneTimeCode::generate().hash();
+        tokio::spawn(async move {
+            store
+                .rotate_session(session.user_id, session.id, &current, &next, now)
+                .await
+        })
+    });
+    let mut wins = 0;
+    for attempt in attempts {
+        wins += usize::from(attempt.await.unwrap().unwrap());
+    }
+    assert_eq!(wins, 1);
+    let stored = store
+        .get_session(session.user_id, session.id, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.generation, 1);
+}
+
+async fn sessions_end_one_at_a_time_or_all_at_once(subject: Subject) {
+    let store = subject.store;
+    let created = account("ends@example.com", None);
+    let other = account("other-ends@example.com", None);
+    store.create_user(&created, None).await.unwrap();
+    store.create_user(&other, None).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    let sessions: Vec<Session> = (0..3).map(|_| new_session(created.user.id, now)).collect();
+    for session in &sessions {
+        store.start_session(session, now).await.unwrap();
+    }
+    let others = new_session(other.user.id, now);
+    store.start_session(&others, now).await.unwrap();
+
+    store
+        .end_session(created.user.id, sessions[0].id)
+        .await
+        .unwrap();
+    store
+        .end_session(created.user.id, sessions[0].id)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .get_session(created.user.id, sessions[0].id, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .get_session(created.user.id, sessions[1].id, now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    assert_eq!(store.end_all_sessions(created.user.id).await.unwrap(), 2);
+    for session in &sessions {
+        assert!(
+            store
+                .get_session(created.user.id, session.id, now)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    assert!(
+        store.get_user(created.user.id).await.unwrap().is_some(),
+        "the profile is not a session"
+    );
+    assert!(
+        store
+            .get_session(other.user.id, others.id, now)
+            .await
+            .unwrap()
+            .is_some(),
+        "other users keep theirs"
+    );
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod embedded_store {
@@ -324,4 +470,7 @@ contract!(
     concurrent_uses_of_one_code_spend_it_once,
     an_expired_confirmation_code_is_refused,
     a_session_is_stored_with_the_sign_in_and_ends_at_its_expiry,
+    a_rotation_succeeds_once_per_hash_and_keeps_the_replaced_one,
+    concurrent_rotations_of_one_hash_let_exactly_one_win,
+    sessions_end_one_at_a_time_or_all_at_once,
 );

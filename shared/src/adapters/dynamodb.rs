@@ -420,6 +420,88 @@ impl SessionStore for DynamoStore {
         }
     }
 
+    async fn rotate_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+        current: &SecretHash,
+        next: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(
+                records::user_pk(user_id),
+                &records::session_sk(id),
+            )))
+            .update_expression(
+                "SET refresh_hash = :next, previous_hash = :current, rotated_at = :at, \
+                 generation = generation + :one",
+            )
+            .condition_expression("refresh_hash = :current AND expires_at > :now")
+            .expression_attribute_values(":next", AttributeValue::S(next.as_str().to_owned()))
+            .expression_attribute_values(":current", AttributeValue::S(current.as_str().to_owned()))
+            .expression_attribute_values(":at", timestamp(now)?)
+            .expression_attribute_values(":now", number(now.unix_timestamp()))
+            .expression_attribute_values(":one", number(1))
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(true),
+            Err(error) if error.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(error) => Err(classify(error)),
+        }
+    }
+
+    async fn end_session(&self, user_id: UserId, id: SessionId) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(
+                records::user_pk(user_id),
+                &records::session_sk(id),
+            )))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn end_all_sessions(&self, user_id: UserId) -> Result<usize, StoreError> {
+        let pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(records::user_pk(user_id)))
+            .expression_attribute_values(
+                ":prefix",
+                AttributeValue::S(records::SESSION_PREFIX.to_owned()),
+            )
+            .projection_expression("pk, sk")
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(classify)?;
+        // A user has a handful of sessions; one delete each keeps every
+        // failure visible (BatchWriteItem would hand back unprocessed items).
+        for key in &pages {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .send()
+                .await
+                .map_err(classify)?;
+        }
+        Ok(pages.len())
+    }
+
     async fn get_session(
         &self,
         user_id: UserId,

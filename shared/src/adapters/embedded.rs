@@ -264,6 +264,64 @@ impl SessionStore for EmbeddedStore {
         .await
     }
 
+    async fn rotate_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+        current: &SecretHash,
+        next: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = (records::user_pk(user_id), records::session_sk(id));
+        let (current, next) = (current.as_str().to_owned(), next.as_str().to_owned());
+        self.write(move |table| {
+            let Some(mut item) = get::<SessionItem>(table, &pk, &sk)? else {
+                return Ok(false);
+            };
+            if item.refresh_hash != current || item.expires_at <= now.unix_timestamp() {
+                return Ok(false);
+            }
+            item.previous_hash = Some(std::mem::replace(&mut item.refresh_hash, next));
+            item.rotated_at = Some(now);
+            item.generation += 1;
+            put(table, &pk, &sk, &item)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn end_session(&self, user_id: UserId, id: SessionId) -> Result<(), StoreError> {
+        let (pk, sk) = (records::user_pk(user_id), records::session_sk(id));
+        self.write(move |table| {
+            table.remove((pk.as_str(), sk.as_str())).map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn end_all_sessions(&self, user_id: UserId) -> Result<usize, StoreError> {
+        let pk = records::user_pk(user_id);
+        self.write(move |table| {
+            let mut session_keys = Vec::new();
+            for entry in table
+                .range((pk.as_str(), records::SESSION_PREFIX)..)
+                .map_err(backend)?
+            {
+                let (key, _) = entry.map_err(backend)?;
+                let (item_pk, sk) = key.value();
+                if item_pk != pk || !sk.starts_with(records::SESSION_PREFIX) {
+                    break;
+                }
+                session_keys.push(sk.to_owned());
+            }
+            for sk in &session_keys {
+                table.remove((pk.as_str(), sk.as_str())).map_err(backend)?;
+            }
+            Ok(session_keys.len())
+        })
+        .await
+    }
+
     async fn get_session(
         &self,
         user_id: UserId,

@@ -29,8 +29,10 @@ pub fn code_pk(hash: &SecretHash) -> String {
     format!("CODE#{}", hash.as_str())
 }
 
+pub const SESSION_PREFIX: &str = "SESSION#";
+
 pub fn session_sk(id: SessionId) -> String {
-    format!("SESSION#{id}")
+    format!("{SESSION_PREFIX}{id}")
 }
 
 /// `USER#<id>` / `PROFILE`: the user (a nested map) and the password hash.
@@ -93,6 +95,14 @@ impl CodeItem {
 pub struct SessionItem {
     pub session_id: SessionId,
     pub refresh_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_hash: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub rotated_at: Option<OffsetDateTime>,
     pub generation: u32,
     pub remember_me: bool,
     #[serde(with = "time::serde::rfc3339")]
@@ -105,6 +115,11 @@ impl SessionItem {
         Self {
             session_id: session.id,
             refresh_hash: session.refresh_hash.as_str().to_owned(),
+            previous_hash: session
+                .previous_hash
+                .as_ref()
+                .map(|hash| hash.as_str().to_owned()),
+            rotated_at: session.rotated_at,
             generation: session.generation,
             remember_me: session.remember_me,
             created_at: session.created_at,
@@ -120,14 +135,20 @@ impl SessionItem {
         if self.expires_at <= now.unix_timestamp() {
             return Ok(None);
         }
-        let refresh_hash = SecretHash::from_stored(&self.refresh_hash)
-            .ok_or_else(|| StoreError::Corrupt("session refresh hash".to_owned()))?;
+        let corrupt = || StoreError::Corrupt("session refresh hash".to_owned());
+        let refresh_hash = SecretHash::from_stored(&self.refresh_hash).ok_or_else(corrupt)?;
+        let previous_hash = match &self.previous_hash {
+            Some(hash) => Some(SecretHash::from_stored(hash).ok_or_else(corrupt)?),
+            None => None,
+        };
         let expires_at = OffsetDateTime::from_unix_timestamp(self.expires_at)
             .map_err(|error| StoreError::Corrupt(error.to_string()))?;
         Ok(Some(Session {
             id: self.session_id,
             user_id,
             refresh_hash,
+            previous_hash,
+            rotated_at: self.rotated_at,
             generation: self.generation,
             remember_me: self.remember_me,
             created_at: self.created_at,

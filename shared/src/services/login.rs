@@ -72,6 +72,8 @@ pub async fn login(app: &App, credentials: Credentials) -> Result<TokenPair, Log
         id: session_id,
         user_id: user.id,
         refresh_hash: refresh_token.hash(),
+        previous_hash: None,
+        rotated_at: None,
         generation: 0,
         remember_me: credentials.remember_me,
         created_at: now,
