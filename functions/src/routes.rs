@@ -9,10 +9,21 @@ pub enum Endpoint {
     Register,
     Confirm,
     Login,
+    Refresh,
+    Logout,
+    TokenInfo,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 4] = [Self::Status, Self::Register, Self::Confirm, Self::Login];
+    pub const ALL: [Endpoint; 7] = [
+        Self::Status,
+        Self::Register,
+        Self::Confirm,
+        Self::Login,
+        Self::Refresh,
+        Self::Logout,
+        Self::TokenInfo,
+    ];
 
     /// The binary's name, and the function's in `template.yaml` (`<Name>Function`).
     pub fn name(self) -> &'static str {
@@ -21,6 +32,9 @@ impl Endpoint {
             Self::Register => "register",
             Self::Confirm => "confirm",
             Self::Login => "login",
+            Self::Refresh => "refresh",
+            Self::Logout => "logout",
+            Self::TokenInfo => "token-info",
         }
     }
 }
@@ -40,32 +54,23 @@ impl Route {
     }
 }
 
+const fn route(method: &'static str, path: &'static str, endpoint: Endpoint) -> Route {
+    Route {
+        method,
+        path,
+        endpoint,
+    }
+}
+
 pub const ROUTES: &[Route] = &[
-    Route {
-        method: "GET",
-        path: "/status",
-        endpoint: Endpoint::Status,
-    },
-    Route {
-        method: "POST",
-        path: "/v1/users",
-        endpoint: Endpoint::Register,
-    },
-    Route {
-        method: "GET",
-        path: "/v1/users/confirm/{code}",
-        endpoint: Endpoint::Confirm,
-    },
-    Route {
-        method: "POST",
-        path: "/v1/users/confirm",
-        endpoint: Endpoint::Confirm,
-    },
-    Route {
-        method: "POST",
-        path: "/v1/auth/login",
-        endpoint: Endpoint::Login,
-    },
+    route("GET", "/status", Endpoint::Status),
+    route("POST", "/v1/users", Endpoint::Register),
+    route("GET", "/v1/users/confirm/{code}", Endpoint::Confirm),
+    route("POST", "/v1/users/confirm", Endpoint::Confirm),
+    route("POST", "/v1/auth/login", Endpoint::Login),
+    route("POST", "/v1/auth/refresh", Endpoint::Refresh),
+    route("POST", "/v1/auth/logout", Endpoint::Logout),
+    route("GET", "/v1/auth/token-info", Endpoint::TokenInfo),
 ];
 
 #[derive(Debug, PartialEq, Eq)]

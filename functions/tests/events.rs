@@ -46,6 +46,12 @@ const EXPECTED: &[(&str, u16, Option<&str>)] = &[
     ("login", 200, None),
     ("login-wrong-password", 401, Some("invalid_credentials")),
     ("login-unconfirmed", 403, Some("email_not_confirmed")),
+    // Static samples cannot hold live tokens: these show the refusals.
+    ("refresh", 401, Some("invalid_token")),
+    ("refresh-missing-token", 400, Some("validation_failed")),
+    ("logout", 401, Some("invalid_token")),
+    ("token-info", 401, Some("invalid_token")),
+    ("token-info-query", 401, Some("invalid_token")),
 ];
 
 fn events_dir() -> PathBuf {

@@ -30,6 +30,9 @@ pub struct Config {
     pub access_token_ttl: Duration,
     pub session_ttl: Duration,
     pub remembered_session_ttl: Duration,
+    /// `REFRESH_GRACE_SECONDS` (default 10): how long a just-rotated refresh
+    /// token is a benign double submit rather than a replay.
+    pub refresh_grace: Duration,
     pub confirmation_code_ttl: Duration,
     pub password_policy: PasswordPolicy,
     /// `REQUIRE_EMAIL_CONFIRMATION` (default true): unconfirmed accounts
@@ -127,6 +130,7 @@ impl Config {
             session_ttl: reader.seconds("SESSION_TTL_SECONDS", 24 * 3600)?,
             remembered_session_ttl: reader
                 .seconds("REMEMBERED_SESSION_TTL_SECONDS", 30 * 24 * 3600)?,
+            refresh_grace: reader.seconds("REFRESH_GRACE_SECONDS", 10)?,
             confirmation_code_ttl: reader.seconds("CONFIRMATION_CODE_TTL_SECONDS", 24 * 3600)?,
             password_policy: PasswordPolicy::new(reader.number("PASSWORD_MIN_LENGTH", 8)?),
             require_email_confirmation: reader.boolean("REQUIRE_EMAIL_CONFIRMATION", true)?,

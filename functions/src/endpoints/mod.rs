@@ -8,8 +8,11 @@ use crate::Endpoint;
 
 pub mod confirm;
 pub mod login;
+pub mod logout;
+pub mod refresh;
 pub mod register;
 pub mod status;
+pub mod token_info;
 
 pub async fn call(
     endpoint: Endpoint,
@@ -22,5 +25,8 @@ pub async fn call(
         Endpoint::Register => register::handle(app, meta, request).await,
         Endpoint::Confirm => confirm::handle(app, request).await,
         Endpoint::Login => login::handle(app, request).await,
+        Endpoint::Refresh => refresh::handle(app, request).await,
+        Endpoint::Logout => logout::handle(app, request).await,
+        Endpoint::TokenInfo => token_info::handle(app, request).await,
     }
 }

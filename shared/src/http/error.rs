@@ -9,6 +9,7 @@ use crate::services::confirm::ConfirmError;
 use crate::services::login::LoginError;
 use crate::services::passwords::HashError;
 use crate::services::register::RegisterError;
+use crate::services::sessions::SessionError;
 use crate::tokens::IssueError;
 
 /// Codes inside `validation_failed`, one per invalid field.
@@ -243,6 +244,16 @@ impl From<LoginError> for ApiError {
             LoginError::Hash(error) => error.into(),
             LoginError::Store(error) => error.into(),
             LoginError::Issue(error) => error.into(),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::InvalidToken => Self::InvalidToken,
+            SessionError::Store(error) => error.into(),
+            SessionError::Issue(error) => error.into(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! `ApiError` → `application/problem+json` mapping, localized messages,
 //! response views and the per-request envelope (request id, log line).
 
+pub mod auth;
 pub mod body;
 pub mod error;
 pub mod i18n;

@@ -4,7 +4,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::domain::User;
-use crate::services::login::TokenPair;
+use crate::services::sessions::TokenPair;
 
 /// `User` as the owner or an admin sees it.
 #[derive(Debug, Serialize)]

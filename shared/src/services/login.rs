@@ -1,10 +1,11 @@
 //! `POST /v1/auth/login`: check the password, open a session, issue tokens.
 
 use crate::App;
-use crate::domain::{AccountStatus, Email, Login, Password, SessionId, UserId};
+use crate::domain::{AccountStatus, Email, Login, Password, SessionId};
 use crate::ports::{Account, Session, StoreError};
 use crate::services::passwords::{self, HashError};
-use crate::tokens::{AccessClaims, IssueError, RefreshToken, issue_access_token};
+use crate::services::sessions::{self, TokenPair};
+use crate::tokens::{IssueError, RefreshToken};
 
 #[derive(Debug)]
 pub struct Credentials {
@@ -12,15 +13,6 @@ pub struct Credentials {
     pub identifier: String,
     pub password: Password,
     pub remember_me: bool,
-}
-
-#[derive(Debug)]
-pub struct TokenPair {
-    pub access_token: String,
-    pub expires_in: u64,
-    pub refresh_token: RefreshToken,
-    pub refresh_expires_in: u64,
-    pub user_id: UserId,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,23 +72,8 @@ pub async fn login(app: &App, credentials: Credentials) -> Result<TokenPair, Log
         expires_at: now + lifetime,
     };
     app.store.start_session(&session, now).await?;
-    let claims = AccessClaims::for_user(
-        &app.config.token_issuer,
-        &app.config.token_audience,
-        user.id,
-        session_id,
-        now,
-        app.config.access_token_ttl,
-    );
-    let access_token = issue_access_token(app.signer.as_ref(), &claims).await?;
     tracing::info!(user_id = %user.id, session_id = %session_id, "signed in");
-    Ok(TokenPair {
-        access_token,
-        expires_in: app.config.access_token_ttl.as_secs(),
-        refresh_token,
-        refresh_expires_in: lifetime.as_secs(),
-        user_id: user.id,
-    })
+    Ok(sessions::token_pair(app, &session, refresh_token, now).await?)
 }
 
 /// An identifier with `@` is an email, otherwise a login. One that is

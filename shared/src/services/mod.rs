@@ -5,3 +5,4 @@ pub mod confirm;
 pub mod login;
 pub mod passwords;
 pub mod register;
+pub mod sessions;

@@ -1,0 +1,44 @@
+//! `POST /v1/auth/logout`: ends the session of the bearer token and/or of
+//! `refresh_token`; `all: true` ends every session of the user.
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use latchkey::App;
+use latchkey::http::auth::{TokenSource, bearer_token};
+use latchkey::http::body::FieldValue;
+use latchkey::http::{ApiError, Validator, parse_fields};
+use latchkey::services::sessions::{Logout, authenticate, logout};
+
+pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+    let fields = parse_fields(&request)?;
+    let mut check = Validator::default();
+    let all = check
+        .check(fields.boolean("all"))
+        .flatten()
+        .unwrap_or(false);
+    check.finish()?;
+    let refresh_token = match fields.text("refresh_token") {
+        FieldValue::Text(text) => Some(text.trim().to_owned()),
+        FieldValue::Absent => None,
+        FieldValue::WrongType => return Err(ApiError::InvalidToken),
+    };
+    // A bearer token, when sent, must be valid: a logout that silently did
+    // nothing would leave the client believing it had signed out.
+    let principal = match bearer_token(&request, TokenSource::Header)? {
+        Some(token) => Some(authenticate(app, &token).await?),
+        None => None,
+    };
+    logout(
+        app,
+        Logout {
+            principal,
+            refresh_token,
+            all,
+        },
+    )
+    .await?;
+    Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .body(Body::Empty)
+        .map_err(|error| ApiError::Internal(Box::new(error)))
+}

@@ -1,0 +1,184 @@
+//! Sessions after sign-in: the token pair, refresh rotation, logout, and the
+//! live check every bearer-protected endpoint makes.
+//!
+//! The refresh rule: a session stores the hash of its current refresh token
+//! and of the one the last rotation replaced.
+//! - The current token rotates: a new pair, the old token stops working. The
+//!   rotation is one conditional write, so of concurrent refreshes with one
+//!   token exactly one wins; the others are refused.
+//! - The replaced token, within `REFRESH_GRACE_SECONDS` (10 s) of its
+//!   rotation, is refused but leaves the session alone: two tabs refreshing
+//!   at once is not an attack.
+//! - The replaced token after that window is a replay: the whole session
+//!   ends, so the newest token of the chain dies too.
+//! - Anything else (older generations, forgeries) is refused without ending
+//!   the session, so someone who only knows a session id cannot end it.
+
+use time::OffsetDateTime;
+
+use crate::App;
+use crate::domain::{AccountStatus, SessionId, UserId};
+use crate::ports::{Session, StoreError};
+use crate::tokens::{AccessClaims, IssueError, RefreshToken, issue_access_token};
+
+#[derive(Debug)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub refresh_token: RefreshToken,
+    pub refresh_expires_in: u64,
+    pub user_id: UserId,
+}
+
+/// A new access token for the session, paired with its refresh token.
+pub async fn token_pair(
+    app: &App,
+    session: &Session,
+    refresh_token: RefreshToken,
+    now: OffsetDateTime,
+) -> Result<TokenPair, IssueError> {
+    let claims = AccessClaims::for_user(
+        &app.config.token_issuer,
+        &app.config.token_audience,
+        session.user_id,
+        session.id,
+        now,
+        app.config.access_token_ttl,
+    );
+    let access_token = issue_access_token(app.signer.as_ref(), &claims).await?;
+    let remaining = (session.expires_at - now).whole_seconds().max(0);
+    Ok(TokenPair {
+        access_token,
+        expires_in: app.config.access_token_ttl.as_secs(),
+        refresh_token,
+        refresh_expires_in: u64::try_from(remaining).unwrap_or_default(),
+        user_id: session.user_id,
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// Unknown, expired, rotated, revoked or forged: one answer for all.
+    #[error("invalid token")]
+    InvalidToken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+}
+
+/// `POST /v1/auth/refresh`.
+pub async fn refresh(app: &App, presented: &str) -> Result<TokenPair, SessionError> {
+    let token = RefreshToken::parse(presented).ok_or(SessionError::InvalidToken)?;
+    let now = app.clock.now();
+    let (user_id, session_id) = (token.user_id, token.session_id);
+    let Some(session) = app.store.get_session(user_id, session_id, now).await? else {
+        return Err(SessionError::InvalidToken);
+    };
+    let hash = token.hash();
+    if hash != session.refresh_hash {
+        if session.previous_hash.as_ref() == Some(&hash) {
+            let rotated_at = session.rotated_at.unwrap_or(session.created_at);
+            if now - rotated_at > app.config.refresh_grace {
+                app.store.end_session(user_id, session_id).await?;
+                tracing::warn!(%user_id, %session_id, "replayed refresh token; session ended");
+            }
+        }
+        return Err(SessionError::InvalidToken);
+    }
+    // An account disabled or deleted since sign-in gets no new tokens.
+    match app.store.get_user(user_id).await? {
+        Some(user) if user.status != AccountStatus::Disabled => {}
+        _ => {
+            app.store.end_session(user_id, session_id).await?;
+            return Err(SessionError::InvalidToken);
+        }
+    }
+    let next = RefreshToken::generate(user_id, session_id);
+    if !app
+        .store
+        .rotate_session(user_id, session_id, &hash, &next.hash(), now)
+        .await?
+    {
+        // A concurrent refresh with the same token won.
+        return Err(SessionError::InvalidToken);
+    }
+    Ok(token_pair(app, &session, next, now).await?)
+}
+
+/// The caller behind a verified access token whose session is still live.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub claims: AccessClaims,
+}
+
+/// Verifies an access token and checks its session still exists, so
+/// logout, password change and disabling take effect at once.
+pub async fn authenticate(app: &App, access_token: &str) -> Result<Principal, SessionError> {
+    let claims = app.verifier.verify(access_token).map_err(|reason| {
+        tracing::info!(%reason, "access token refused");
+        SessionError::InvalidToken
+    })?;
+    let user_id = UserId::parse(&claims.sub).ok_or(SessionError::InvalidToken)?;
+    let session_id = SessionId::parse(&claims.sid).ok_or(SessionError::InvalidToken)?;
+    match app
+        .store
+        .get_session(user_id, session_id, app.clock.now())
+        .await?
+    {
+        Some(_) => Ok(Principal {
+            user_id,
+            session_id,
+            claims,
+        }),
+        None => Err(SessionError::InvalidToken),
+    }
+}
+
+/// What a logout names: the session of a bearer token, of a refresh token,
+/// or both (they may differ).
+#[derive(Debug, Default)]
+pub struct Logout {
+    pub principal: Option<Principal>,
+    pub refresh_token: Option<String>,
+    /// End every session of the user.
+    pub all: bool,
+}
+
+/// `POST /v1/auth/logout`.
+pub async fn logout(app: &App, request: Logout) -> Result<(), SessionError> {
+    let mut sessions: Vec<(UserId, SessionId)> = Vec::new();
+    if let Some(principal) = &request.principal {
+        sessions.push((principal.user_id, principal.session_id));
+    }
+    if let Some(presented) = &request.refresh_token {
+        let token = RefreshToken::parse(presented).ok_or(SessionError::InvalidToken)?;
+        let now = app.clock.now();
+        let session = app
+            .store
+            .get_session(token.user_id, token.session_id, now)
+            .await?;
+        let hash = token.hash();
+        let known = session
+            .is_some_and(|s| s.refresh_hash == hash || s.previous_hash.as_ref() == Some(&hash));
+        if !known {
+            return Err(SessionError::InvalidToken);
+        }
+        sessions.push((token.user_id, token.session_id));
+    }
+    if sessions.is_empty() {
+        return Err(SessionError::InvalidToken);
+    }
+    for (user_id, session_id) in sessions {
+        if request.all {
+            let ended = app.store.end_all_sessions(user_id).await?;
+            tracing::info!(%user_id, ended, "signed out everywhere");
+        } else {
+            app.store.end_session(user_id, session_id).await?;
+            tracing::info!(%user_id, %session_id, "signed out");
+        }
+    }
+    Ok(())
+}
