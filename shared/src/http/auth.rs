@@ -31,15 +31,13 @@ pub fn bearer_token(request: &Request, source: TokenSource) -> Result<Option<Str
         }
         return Ok(Some(token.to_owned()));
     }
-    if source == TokenSource::HeaderOrQuery {
-        if let Some(token) = request
-            .query_string_parameters_ref()
-            .and_then(|query| query.first("access_token"))
-        {
-            return Ok(Some(token.to_owned()));
-        }
+    if source == TokenSource::Header {
+        return Ok(None);
     }
-    Ok(None)
+    let query = request.query_string_parameters_ref();
+    Ok(query
+        .and_then(|query| query.first("access_token"))
+        .map(str::to_owned))
 }
 
 /// The caller, or `401 invalid_token`.
