@@ -148,6 +148,32 @@ impl TestApp {
         assert_eq!(response.status(), 200);
     }
 
+    /// Signs in (the account must be confirmed) and returns the token pair.
+    pub async fn login(&self, login: &str, password: &str) -> Value {
+        let response = self
+            .post_login(&serde_json::json!({"login": login, "password": password}))
+            .await;
+        assert_eq!(response.status(), 200, "sign-in failed");
+        response.json().await.unwrap()
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.post_json(
+            "/v1/auth/refresh",
+            &serde_json::json!({"refresh_token": refresh_token}),
+        )
+        .await
+    }
+
+    pub async fn token_info(&self, access_token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url("/v1/auth/token-info"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// The confirmation link of the latest email sent to `address`.
     pub async fn confirmation_link(&self, address: &str) -> String {
         let bodies = self.emails_to(address).await;

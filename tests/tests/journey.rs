@@ -103,6 +103,32 @@ async fn the_first_journey(app: TestApp) {
     let stored = app.app.store.get_user(user).await.unwrap().unwrap();
     assert_eq!(stored.sign_in_count, 2);
     assert!(stored.last_sign_in_at.is_some());
+
+    // Refresh rotates; then logout ends the session for both tokens.
+    let old_refresh = pair["refresh_token"].as_str().unwrap().to_owned();
+    let response = app.refresh(&old_refresh).await;
+    assert_eq!(response.status(), 200);
+    let rotated: Value = response.json().await.unwrap();
+    assert_ne!(rotated["refresh_token"], old_refresh.as_str());
+    assert_eq!(app.refresh(&old_refresh).await.status(), 401);
+    let access = rotated["access_token"].as_str().unwrap();
+    assert_eq!(app.token_info(access).await.status(), 200);
+    let response = app
+        .client
+        .post(app.url("/v1/auth/logout"))
+        .bearer_auth(access)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(app.token_info(access).await.status(), 401);
+    assert_eq!(
+        app.refresh(rotated["refresh_token"].as_str().unwrap())
+            .await
+            .status(),
+        401
+    );
 }
 
 #[tokio::test]
