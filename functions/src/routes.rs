@@ -12,10 +12,13 @@ pub enum Endpoint {
     Refresh,
     Logout,
     TokenInfo,
+    PublicKey,
+    Jwks,
+    OpenidConfiguration,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 7] = [
+    pub const ALL: [Endpoint; 10] = [
         Self::Status,
         Self::Register,
         Self::Confirm,
@@ -23,6 +26,9 @@ impl Endpoint {
         Self::Refresh,
         Self::Logout,
         Self::TokenInfo,
+        Self::PublicKey,
+        Self::Jwks,
+        Self::OpenidConfiguration,
     ];
 
     /// The binary's name, and the function's in `template.yaml` (`<Name>Function`).
@@ -35,6 +41,9 @@ impl Endpoint {
             Self::Refresh => "refresh",
             Self::Logout => "logout",
             Self::TokenInfo => "token-info",
+            Self::PublicKey => "public-key",
+            Self::Jwks => "jwks",
+            Self::OpenidConfiguration => "openid-configuration",
         }
     }
 }
@@ -71,6 +80,13 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/v1/auth/refresh", Endpoint::Refresh),
     route("POST", "/v1/auth/logout", Endpoint::Logout),
     route("GET", "/v1/auth/token-info", Endpoint::TokenInfo),
+    route("GET", "/v1/auth/public-key", Endpoint::PublicKey),
+    route("GET", "/.well-known/jwks.json", Endpoint::Jwks),
+    route(
+        "GET",
+        "/.well-known/openid-configuration",
+        Endpoint::OpenidConfiguration,
+    ),
 ];
 
 #[derive(Debug, PartialEq, Eq)]

@@ -52,6 +52,9 @@ const EXPECTED: &[(&str, u16, Option<&str>)] = &[
     ("logout", 401, Some("invalid_token")),
     ("token-info", 401, Some("invalid_token")),
     ("token-info-query", 401, Some("invalid_token")),
+    ("public-key", 200, None),
+    ("jwks", 200, None),
+    ("openid-configuration", 200, None),
 ];
 
 fn events_dir() -> PathBuf {
@@ -75,7 +78,14 @@ async fn app(folder: &Path) -> App {
     let mailer = OutboxMailer::new(&folder.join("outbox"), &config.mail_from).unwrap();
     let signer =
         LocalKeySigner::load_or_create(&folder.join("key.pem"), SigningAlgorithm::ES256).unwrap();
-    App::new(config, Arc::new(store), Arc::new(mailer), Arc::new(signer)).unwrap()
+    App::new(
+        config,
+        Arc::new(store),
+        Arc::new(mailer),
+        Arc::new(signer),
+        Vec::new(),
+    )
+    .unwrap()
 }
 
 /// The account the confirm and login events are about: waiting, with the

@@ -21,7 +21,7 @@ use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use latchkey::adapters::embedded::EmbeddedStore;
-use latchkey::adapters::local_key::LocalKeySigner;
+use latchkey::adapters::local_key::{LocalKeySigner, public_key_from_file};
 use latchkey::adapters::outbox::OutboxMailer;
 use latchkey::http::{ApiError, MAX_BODY_BYTES, RequestMeta, finish};
 use latchkey::ports::SigningAlgorithm;
@@ -136,11 +136,17 @@ fn local_app(config: Config, data_dir: &Path) -> anyhow::Result<App> {
     };
     let signer =
         LocalKeySigner::load_or_create(&data_dir.join(key_file), config.signing_algorithm)?;
+    let previous_keys = config
+        .previous_signing_keys
+        .iter()
+        .map(|path| public_key_from_file(Path::new(path), config.signing_algorithm))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(App::new(
         config,
         Arc::new(store),
         Arc::new(mailer),
         Arc::new(signer),
+        previous_keys,
     )?)
 }
 

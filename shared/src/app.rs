@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use crate::Config;
 use crate::adapters::dynamodb::DynamoStore;
-use crate::adapters::kms::{KmsSigner, KmsSignerError};
+use crate::adapters::kms::{KmsSigner, KmsSignerError, fetch_public_key};
 use crate::adapters::ses::SesMailer;
 use crate::ports::{Clock, Mailer, Store, SystemClock, TokenSigner};
-use crate::tokens::{TokenVerifier, VerifierError};
+use crate::tokens::{PublicKey, TokenVerifier, VerifierError};
 
 pub struct App {
     pub config: Config,
@@ -16,7 +16,10 @@ pub struct App {
     pub mailer: Arc<dyn Mailer>,
     pub signer: Arc<dyn TokenSigner>,
     pub clock: Arc<dyn Clock>,
-    /// Checks access tokens locally against the signer's public key.
+    /// The signing key's public half first, then keys being retired: what
+    /// the JWKS publishes and what tokens verify against.
+    pub public_keys: Vec<PublicKey>,
+    /// Checks access tokens locally against `public_keys`.
     pub verifier: TokenVerifier,
 }
 
@@ -36,19 +39,19 @@ impl App {
         store: Arc<dyn Store>,
         mailer: Arc<dyn Mailer>,
         signer: Arc<dyn TokenSigner>,
+        previous_keys: Vec<PublicKey>,
     ) -> Result<Self, VerifierError> {
-        let verifier = TokenVerifier::new(
-            signer.algorithm(),
-            &[(signer.key_id(), signer.public_key_pem())],
-            &config.token_issuer,
-            &config.token_audience,
-        )?;
+        let mut public_keys = vec![signer.public_key()];
+        public_keys.extend(previous_keys);
+        let verifier =
+            TokenVerifier::new(&public_keys, &config.token_issuer, &config.token_audience)?;
         Ok(Self {
             config,
             store,
             mailer,
             signer,
             clock: Arc::new(SystemClock),
+            public_keys,
             verifier,
         })
     }
@@ -66,18 +69,28 @@ impl App {
     ) -> Result<Self, StartupError> {
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name);
         let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(aws), &config.mail_from);
+        let kms = aws_sdk_kms::Client::new(aws);
         let signer = KmsSigner::connect_with(
-            aws_sdk_kms::Client::new(aws),
+            kms.clone(),
             &config.kms_key_id,
             config.signing_algorithm,
             config.kms_sign_raw,
         )
         .await?;
+        let mut previous_keys = Vec::new();
+        for key_id in &config.previous_signing_keys {
+            previous_keys.push(
+                fetch_public_key(&kms, key_id, config.signing_algorithm)
+                    .await?
+                    .1,
+            );
+        }
         Ok(Self::new(
             config,
             Arc::new(store),
             Arc::new(mailer),
             Arc::new(signer),
+            previous_keys,
         )?)
     }
 

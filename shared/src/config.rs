@@ -18,6 +18,10 @@ pub struct Config {
     /// or `RAW` (KMS hashes the signing input itself), for emulators such as
     /// moto that do not implement `DIGEST`.
     pub kms_sign_raw: bool,
+    /// `PREVIOUS_SIGNING_KEYS`: comma-separated keys being retired, which
+    /// stay in the JWKS and still verify: KMS key ids or ARNs on AWS, PEM
+    /// files in local mode.
+    pub previous_signing_keys: Vec<String>,
     /// `SIGNING_ALGORITHM`: `RS256` (default, KMS `RSA_2048`) or `ES256`.
     pub signing_algorithm: SigningAlgorithm,
     /// Sender address of every email (`MAIL_FROM`).
@@ -99,6 +103,16 @@ impl Config {
         Ok(Self {
             table_name: reader.required("TABLE_NAME")?,
             kms_key_id: reader.required("KMS_KEY_ID")?,
+            previous_signing_keys: reader
+                .optional("PREVIOUS_SIGNING_KEYS")
+                .map(|keys| {
+                    keys.split(',')
+                        .map(str::trim)
+                        .filter(|key| !key.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
             kms_sign_raw: match reader.optional("KMS_MESSAGE_TYPE").as_deref() {
                 None | Some("DIGEST") => false,
                 Some("RAW") => true,

@@ -213,6 +213,14 @@ pub trait TokenSigner: Send + Sync {
     fn key_id(&self) -> &str;
     /// SubjectPublicKeyInfo PEM of the signing key.
     fn public_key_pem(&self) -> &str;
+    /// The signing key's public half, as published and as verified against.
+    fn public_key(&self) -> crate::tokens::PublicKey {
+        crate::tokens::PublicKey {
+            kid: self.key_id().to_owned(),
+            algorithm: self.algorithm(),
+            pem: self.public_key_pem().to_owned(),
+        }
+    }
     /// The JWS signature of `signing_input` (`header.payload`), in JWS form:
     /// PKCS#1 v1.5 bytes for RS256, the 64-byte `r||s` for ES256.
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignerError>;

@@ -98,6 +98,53 @@ pub async fn issue_access_token(
 pub enum VerifierError {
     #[error("public key is not usable: {0}")]
     Key(#[from] jsonwebtoken::errors::Error),
+    #[error("no verification key")]
+    NoKeys,
+    #[error("key {0} uses another algorithm than the signing key")]
+    MixedAlgorithms(String),
+}
+
+/// A public key that access tokens may be signed with: the current signing
+/// key, or one being retired that still verifies until its tokens expire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    pub kid: String,
+    pub algorithm: SigningAlgorithm,
+    /// SubjectPublicKeyInfo PEM.
+    pub pem: String,
+}
+
+impl PublicKey {
+    /// The key as a public JWK (RFC 7517): `kty`, `kid`, `alg`, `use` and the
+    /// public parameters only.
+    pub fn to_jwk(&self) -> Result<serde_json::Value, VerifierError> {
+        use p256::pkcs8::DecodePublicKey;
+        let invalid =
+            |_| VerifierError::Key(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat.into());
+        let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+        Ok(match self.algorithm {
+            SigningAlgorithm::RS256 => {
+                use rsa::traits::PublicKeyParts;
+                let key = rsa::RsaPublicKey::from_public_key_pem(&self.pem).map_err(invalid)?;
+                serde_json::json!({
+                    "kty": "RSA", "use": "sig", "alg": "RS256", "kid": self.kid,
+                    "n": b64(&key.n().to_bytes_be()), "e": b64(&key.e().to_bytes_be()),
+                })
+            }
+            SigningAlgorithm::ES256 => {
+                use p256::elliptic_curve::sec1::ToEncodedPoint;
+                let key = p256::PublicKey::from_public_key_pem(&self.pem).map_err(invalid)?;
+                let point = key.to_encoded_point(false);
+                let (Some(x), Some(y)) = (point.x(), point.y()) else {
+                    return Err(invalid(p256::pkcs8::spki::Error::KeyMalformed));
+                };
+                serde_json::json!({
+                    "kty": "EC", "use": "sig", "alg": "ES256", "kid": self.kid, "crv": "P-256",
+                    "x": b64(x), "y": b64(y),
+                })
+            }
+        })
+    }
 }
 
 /// Why a presented token was refused. Callers answer `401 invalid_token` for
@@ -129,25 +176,25 @@ impl fmt::Debug for TokenVerifier {
 }
 
 impl TokenVerifier {
-    /// `keys`: `(kid, SPKI PEM)` pairs, current first.
-    pub fn new(
-        algorithm: SigningAlgorithm,
-        keys: &[(&str, &str)],
-        issuer: &str,
-        audience: &str,
-    ) -> Result<Self, VerifierError> {
-        let algorithm = match algorithm {
+    /// `keys`: current first, then keys being retired. All must use one
+    /// algorithm: the verifier pins it.
+    pub fn new(keys: &[PublicKey], issuer: &str, audience: &str) -> Result<Self, VerifierError> {
+        let first = keys.first().ok_or(VerifierError::NoKeys)?;
+        if let Some(other) = keys.iter().find(|key| key.algorithm != first.algorithm) {
+            return Err(VerifierError::MixedAlgorithms(other.kid.clone()));
+        }
+        let algorithm = match first.algorithm {
             SigningAlgorithm::RS256 => Algorithm::RS256,
             SigningAlgorithm::ES256 => Algorithm::ES256,
         };
         let keys = keys
             .iter()
-            .map(|(kid, pem)| {
-                let key = match algorithm {
-                    Algorithm::ES256 => DecodingKey::from_ec_pem(pem.as_bytes())?,
-                    _ => DecodingKey::from_rsa_pem(pem.as_bytes())?,
+            .map(|key| {
+                let decoding = match key.algorithm {
+                    SigningAlgorithm::ES256 => DecodingKey::from_ec_pem(key.pem.as_bytes())?,
+                    SigningAlgorithm::RS256 => DecodingKey::from_rsa_pem(key.pem.as_bytes())?,
                 };
-                Ok(((*kid).to_owned(), key))
+                Ok((key.kid.clone(), decoding))
             })
             .collect::<Result<Vec<_>, jsonwebtoken::errors::Error>>()?;
         let mut validation = Validation::new(algorithm);

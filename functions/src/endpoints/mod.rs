@@ -7,6 +7,7 @@ use latchkey::http::{ApiError, RequestMeta};
 use crate::Endpoint;
 
 pub mod confirm;
+pub mod keys;
 pub mod login;
 pub mod logout;
 pub mod refresh;
@@ -28,5 +29,8 @@ pub async fn call(
         Endpoint::Refresh => refresh::handle(app, request).await,
         Endpoint::Logout => logout::handle(app, request).await,
         Endpoint::TokenInfo => token_info::handle(app, request).await,
+        Endpoint::PublicKey => keys::public_key(app),
+        Endpoint::Jwks => keys::jwks(app),
+        Endpoint::OpenidConfiguration => keys::openid_configuration(app),
     }
 }

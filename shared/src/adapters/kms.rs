@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::spki_der_to_pem;
 use crate::ports::{BoxError, SignerError, SigningAlgorithm, TokenSigner};
+use crate::tokens::PublicKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KmsSignerError {
@@ -60,42 +61,61 @@ impl KmsSigner {
         algorithm: SigningAlgorithm,
         sign_raw: bool,
     ) -> Result<Self, KmsSignerError> {
-        let output = client
-            .get_public_key()
-            .key_id(key_id)
-            .send()
-            .await
-            .map_err(|error| KmsSignerError::PublicKey {
-                key: key_id.to_owned(),
-                source: Box::new(error),
-            })?;
-        // What matters is that the key can make this algorithm's signatures;
-        // the key spec is only for the error message (emulators omit it).
-        let (needed, expected) = signing_spec(algorithm);
-        if !output.signing_algorithms().contains(&needed) {
-            return Err(KmsSignerError::WrongKeySpec {
-                key: key_id.to_owned(),
-                actual: output
-                    .key_spec()
-                    .map(|spec| spec.as_str().to_owned())
-                    .unwrap_or_else(|| "another kind".to_owned()),
-                algorithm: algorithm.as_str(),
-                expected: expected.as_str().to_owned(),
-            });
-        }
-        let der = output.public_key().map(Blob::as_ref).unwrap_or_default();
-        // The key's own id (the last part of its ARN) names it in `kid`.
-        let arn = output.key_id().unwrap_or(key_id);
-        let kid = arn.rsplit('/').next().unwrap_or(arn).to_owned();
+        let (arn, key) = fetch_public_key(&client, key_id, algorithm).await?;
         Ok(Self {
             client,
-            key_arn: arn.to_owned(),
-            kid,
+            key_arn: arn,
+            kid: key.kid,
             algorithm,
-            public_key_pem: spki_der_to_pem(der),
+            public_key_pem: key.pem,
             sign_raw,
         })
     }
+}
+
+/// The public half of a KMS key (its ARN, and the key as published),
+/// checked to sign with `algorithm`. Used for the signing key and for the
+/// keys being retired.
+pub async fn fetch_public_key(
+    client: &Client,
+    key_id: &str,
+    algorithm: SigningAlgorithm,
+) -> Result<(String, PublicKey), KmsSignerError> {
+    let output = client
+        .get_public_key()
+        .key_id(key_id)
+        .send()
+        .await
+        .map_err(|error| KmsSignerError::PublicKey {
+            key: key_id.to_owned(),
+            source: Box::new(error),
+        })?;
+    // What matters is that the key can make this algorithm's signatures;
+    // the key spec is only for the error message (emulators omit it).
+    let (needed, expected) = signing_spec(algorithm);
+    if !output.signing_algorithms().contains(&needed) {
+        return Err(KmsSignerError::WrongKeySpec {
+            key: key_id.to_owned(),
+            actual: output
+                .key_spec()
+                .map(|spec| spec.as_str().to_owned())
+                .unwrap_or_else(|| "another kind".to_owned()),
+            algorithm: algorithm.as_str(),
+            expected: expected.as_str().to_owned(),
+        });
+    }
+    let der = output.public_key().map(Blob::as_ref).unwrap_or_default();
+    // The key's own id (the last part of its ARN) names it in `kid`.
+    let arn = output.key_id().unwrap_or(key_id).to_owned();
+    let kid = arn.rsplit('/').next().unwrap_or(&arn).to_owned();
+    Ok((
+        arn,
+        PublicKey {
+            kid,
+            algorithm,
+            pem: spki_der_to_pem(der),
+        },
+    ))
 }
 
 #[async_trait]

@@ -5,12 +5,15 @@
 use std::path::Path;
 
 use async_trait::async_trait;
-use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use p256::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+};
 use rsa::pkcs1v15::SigningKey as RsaSigningKey;
 use rsa::signature::{SignatureEncoding, Signer};
 use sha2::{Digest, Sha256};
 
 use crate::ports::{BoxError, SignerError, SigningAlgorithm, TokenSigner};
+use crate::tokens::PublicKey;
 
 enum PrivateKey {
     Rsa(Box<RsaSigningKey<Sha256>>),
@@ -102,6 +105,52 @@ impl LocalKeySigner {
     }
 }
 
+/// The public key in a PEM file (a private PKCS#8 key or a public SPKI
+/// key), for keys being retired in local mode.
+pub fn public_key_from_file(
+    path: &Path,
+    algorithm: SigningAlgorithm,
+) -> Result<PublicKey, LocalKeyError> {
+    let pem = std::fs::read_to_string(path).map_err(|source| LocalKeyError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let wrong = || LocalKeyError::WrongKey {
+        path: path.display().to_string(),
+        algorithm: algorithm.as_str(),
+    };
+    if let Some(signer) = LocalKeySigner::from_pem(&pem, algorithm) {
+        return Ok(signer.public_key());
+    }
+    let public_der = match algorithm {
+        SigningAlgorithm::RS256 => rsa::RsaPublicKey::from_public_key_pem(&pem)
+            .ok()
+            .and_then(|key| key.to_public_key_der().ok()),
+        SigningAlgorithm::ES256 => p256::PublicKey::from_public_key_pem(&pem)
+            .ok()
+            .and_then(|key| key.to_public_key_der().ok()),
+    }
+    .ok_or_else(wrong)?;
+    Ok(PublicKey {
+        kid: kid_of(public_der.as_bytes()),
+        algorithm,
+        pem: super::spki_der_to_pem(public_der.as_bytes()),
+    })
+}
+
+/// `local-` and the first 8 bytes of the SHA-256 of the public key.
+fn kid_of(public_der: &[u8]) -> String {
+    let fingerprint = Sha256::digest(public_der);
+    format!(
+        "local-{}",
+        fingerprint
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
 fn generate(algorithm: SigningAlgorithm) -> Result<String, LocalKeyError> {
     let mut rng = rand_core06::OsRng;
     let document = match algorithm {
@@ -176,13 +225,8 @@ mod tests {
         // A restart loads the same key, so earlier tokens still verify.
         let reloaded = LocalKeySigner::load_or_create(&path, algorithm).unwrap();
         assert_eq!(reloaded.key_id(), signer.key_id());
-        let verifier = TokenVerifier::new(
-            algorithm,
-            &[(reloaded.key_id(), reloaded.public_key_pem())],
-            "https://issuer",
-            "aud",
-        )
-        .unwrap();
+        let verifier =
+            TokenVerifier::new(&[reloaded.public_key()], "https://issuer", "aud").unwrap();
         assert_eq!(verifier.verify(&token).unwrap(), claims);
     }
 
