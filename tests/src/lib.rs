@@ -58,7 +58,11 @@ impl TestApp {
     }
 
     pub async fn embedded_with(pairs: &[(&str, &str)]) -> Self {
-        let data_dir = tempfile::tempdir().unwrap();
+        Self::embedded_in(tempfile::tempdir().unwrap(), pairs).await
+    }
+
+    /// In a given data folder (so a test can put key files there first).
+    pub async fn embedded_in(data_dir: TempDir, pairs: &[(&str, &str)]) -> Self {
         let options = Options {
             address: any_port(),
             backend: Backend::Local {
