@@ -42,5 +42,8 @@ if cargo tree -p latchkey-functions -e normal --prefix none | grep -E '^(redb|le
   exit 1
 fi
 
-step "cargo test --workspace"
+step "cargo test --workspace (RS256, the default)"
 cargo test --workspace
+
+step "the HTTP suites again with ES256 (local key and KMS on moto)"
+LATCHKEY_TEST_SIGNING_ALGORITHM=ES256 cargo test -p latchkey-tests

@@ -63,11 +63,19 @@ async fn the_first_journey(app: TestApp) {
     // The access token verifies with the published key and nothing else.
     let token = pair["access_token"].as_str().unwrap();
     let header = jsonwebtoken::decode_header(token).unwrap();
-    assert_eq!(header.alg, Algorithm::RS256);
+    let algorithm = match app.app.signer.algorithm() {
+        latchkey::ports::SigningAlgorithm::RS256 => Algorithm::RS256,
+        latchkey::ports::SigningAlgorithm::ES256 => Algorithm::ES256,
+    };
+    assert_eq!(header.alg, algorithm);
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     assert_eq!(header.kid.as_deref(), Some(app.app.signer.key_id()));
-    let key = DecodingKey::from_rsa_pem(app.app.signer.public_key_pem().as_bytes()).unwrap();
-    let mut validation = Validation::new(Algorithm::RS256);
+    let pem = app.app.signer.public_key_pem().as_bytes();
+    let key = match algorithm {
+        Algorithm::ES256 => DecodingKey::from_ec_pem(pem).unwrap(),
+        _ => DecodingKey::from_rsa_pem(pem).unwrap(),
+    };
+    let mut validation = Validation::new(algorithm);
     validation.set_issuer(&[app.app.config.token_issuer.as_str()]);
     validation.set_audience(&["latchkey"]);
     let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)

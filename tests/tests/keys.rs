@@ -151,7 +151,8 @@ async fn the_jwks_of_a_kms_key_in_moto_verifies_its_tokens() {
         .await
         .unwrap();
     let key = DecodingKey::from_jwk(set.find(app.app.signer.key_id()).unwrap()).unwrap();
-    let mut validation = Validation::new(jsonwebtoken::Algorithm::RS256);
+    let (_, algorithm) = algorithm_of(app.app.signer.algorithm().as_str());
+    let mut validation = Validation::new(algorithm);
     validation.set_audience(&[claims.aud.as_str()]);
     assert!(jsonwebtoken::decode::<Value>(&token, &key, &validation).is_ok());
 }
