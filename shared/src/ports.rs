@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::domain::{SessionId, User, UserId};
+use crate::domain::{ClientId, SessionId, User, UserId};
 use crate::secrets::SecretHash;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -143,9 +143,37 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<Option<Session>, StoreError>;
 }
 
+/// A service client: a program that gets access tokens with its own
+/// credentials (client-credentials grant). Only the secret's hash is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceClient {
+    pub id: ClientId,
+    pub name: String,
+    pub secret_hash: SecretHash,
+    /// The scopes it may ask for.
+    pub scopes: Vec<String>,
+    pub created_at: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    async fn create_client(&self, client: &ServiceClient) -> Result<(), StoreError>;
+    async fn get_client(&self, id: ClientId) -> Result<Option<ServiceClient>, StoreError>;
+    /// Every client, for the operator; order unspecified.
+    async fn list_clients(&self) -> Result<Vec<ServiceClient>, StoreError>;
+    /// Replaces the secret's hash; `false` if the client does not exist.
+    async fn replace_client_secret(
+        &self,
+        id: ClientId,
+        secret_hash: &SecretHash,
+    ) -> Result<bool, StoreError>;
+    /// `false` if the client did not exist.
+    async fn delete_client(&self, id: ClientId) -> Result<bool, StoreError>;
+}
+
 /// Everything a store adapter provides.
-pub trait Store: UserStore + CodeStore + SessionStore {}
-impl<T: UserStore + CodeStore + SessionStore> Store for T {}
+pub trait Store: UserStore + CodeStore + SessionStore + ClientStore {}
+impl<T: UserStore + CodeStore + SessionStore + ClientStore> Store for T {}
 
 /// One email, already rendered, addressed to the stored address only.
 #[derive(Clone)]

@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use latchkey::adapters::dynamodb::DynamoStore;
 use latchkey::adapters::embedded::EmbeddedStore;
-use latchkey::domain::{AccountStatus, Email, Login, SessionId, User, UserId};
-use latchkey::ports::{Account, CodeKind, ConfirmOutcome, Session, Store, StoreError, StoredCode};
+use latchkey::domain::{AccountStatus, ClientId, Email, Login, SessionId, User, UserId};
+use latchkey::ports::{
+    Account, CodeKind, ConfirmOutcome, ServiceClient, Session, Store, StoreError, StoredCode,
+};
 use latchkey::secrets::OneTimeCode;
 use time::OffsetDateTime;
 
@@ -451,6 +453,66 @@ async fn sessions_end_one_at_a_time_or_all_at_once(subject: Subject) {
     );
 }
 
+fn service_client(name: &str) -> ServiceClient {
+    ServiceClient {
+        id: ClientId::new(),
+        name: name.to_owned(),
+        secret_hash: OneTimeCode::generate().hash(),
+        scopes: vec!["read".to_owned(), "write".to_owned()],
+        created_at: OffsetDateTime::now_utc().replace_nanosecond(0).unwrap(),
+    }
+}
+
+async fn service_clients_round_trip_rotate_and_delete(subject: Subject) {
+    let store = subject.store;
+    let billing = service_client("billing");
+    let reports = ServiceClient {
+        scopes: vec![],
+        ..service_client("reports")
+    };
+    store.create_client(&billing).await.unwrap();
+    store.create_client(&reports).await.unwrap();
+    assert_eq!(
+        store.get_client(billing.id).await.unwrap(),
+        Some(billing.clone())
+    );
+    assert!(
+        store.create_client(&billing).await.is_err(),
+        "an id is created once"
+    );
+    let mut listed = store.list_clients().await.unwrap();
+    listed.sort_by_key(|client| client.id);
+    assert_eq!(listed, vec![billing.clone(), reports.clone()]);
+
+    let new_hash = OneTimeCode::generate().hash();
+    assert!(
+        store
+            .replace_client_secret(billing.id, &new_hash)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .get_client(billing.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .secret_hash,
+        new_hash
+    );
+    assert!(
+        !store
+            .replace_client_secret(ClientId::new(), &new_hash)
+            .await
+            .unwrap()
+    );
+
+    assert!(store.delete_client(billing.id).await.unwrap());
+    assert!(!store.delete_client(billing.id).await.unwrap());
+    assert_eq!(store.get_client(billing.id).await.unwrap(), None);
+    assert_eq!(store.list_clients().await.unwrap(), vec![reports]);
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod embedded_store {
@@ -473,4 +535,5 @@ contract!(
     a_rotation_succeeds_once_per_hash_and_keeps_the_replaced_one,
     concurrent_rotations_of_one_hash_let_exactly_one_win,
     sessions_end_one_at_a_time_or_all_at_once,
+    service_clients_round_trip_rotate_and_delete,
 );

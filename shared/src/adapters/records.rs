@@ -4,14 +4,20 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::domain::{SessionId, User, UserId};
-use crate::ports::{Account, CodeKind, Session, StoreError, StoredCode};
+use crate::domain::{ClientId, SessionId, User, UserId};
+use crate::ports::{Account, CodeKind, ServiceClient, Session, StoreError, StoredCode};
 use crate::secrets::SecretHash;
 
 pub const PROFILE: &str = "PROFILE";
 pub const EMAIL: &str = "EMAIL";
 pub const LOGIN: &str = "LOGIN";
 pub const CODE: &str = "CODE";
+pub const CLIENT: &str = "CLIENT";
+pub const CLIENT_PREFIX: &str = "CLIENT#";
+
+pub fn client_pk(id: ClientId) -> String {
+    format!("{CLIENT_PREFIX}{id}")
+}
 
 pub fn user_pk(id: UserId) -> String {
     format!("USER#{id}")
@@ -154,6 +160,41 @@ impl SessionItem {
             created_at: self.created_at,
             expires_at,
         }))
+    }
+}
+
+/// `CLIENT#<id>` / `CLIENT`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientItem {
+    pub client_id: ClientId,
+    pub name: String,
+    pub secret_hash: String,
+    pub scopes: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl ClientItem {
+    pub fn new(client: &ServiceClient) -> Self {
+        Self {
+            client_id: client.id,
+            name: client.name.clone(),
+            secret_hash: client.secret_hash.as_str().to_owned(),
+            scopes: client.scopes.clone(),
+            created_at: client.created_at,
+        }
+    }
+
+    pub fn into_client(self) -> Result<ServiceClient, StoreError> {
+        let secret_hash = SecretHash::from_stored(&self.secret_hash)
+            .ok_or_else(|| StoreError::Corrupt("client secret hash".to_owned()))?;
+        Ok(ServiceClient {
+            id: self.client_id,
+            name: self.name,
+            secret_hash,
+            scopes: self.scopes,
+            created_at: self.created_at,
+        })
     }
 }
 

@@ -60,6 +60,10 @@ id_type!(
     /// A login session's id (the `sid` claim).
     SessionId
 );
+id_type!(
+    /// A service client's id (`client_id`).
+    ClientId
+);
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@ mod user;
 
 pub use attributes::{AttributeError, AttributeKind, AttributeSpec, Attributes};
 pub use email::{Email, EmailError};
-pub use ids::{SessionId, UserId};
+pub use ids::{ClientId, SessionId, UserId};
 pub use locale::{Locale, LocaleError};
 pub use login::{Login, LoginError};
 pub use name::{PersonName, PersonNameError};
