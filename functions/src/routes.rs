@@ -12,13 +12,14 @@ pub enum Endpoint {
     Refresh,
     Logout,
     TokenInfo,
+    ClientToken,
     PublicKey,
     Jwks,
     OpenidConfiguration,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 10] = [
+    pub const ALL: [Endpoint; 11] = [
         Self::Status,
         Self::Register,
         Self::Confirm,
@@ -26,6 +27,7 @@ impl Endpoint {
         Self::Refresh,
         Self::Logout,
         Self::TokenInfo,
+        Self::ClientToken,
         Self::PublicKey,
         Self::Jwks,
         Self::OpenidConfiguration,
@@ -41,6 +43,7 @@ impl Endpoint {
             Self::Refresh => "refresh",
             Self::Logout => "logout",
             Self::TokenInfo => "token-info",
+            Self::ClientToken => "client-token",
             Self::PublicKey => "public-key",
             Self::Jwks => "jwks",
             Self::OpenidConfiguration => "openid-configuration",
@@ -80,6 +83,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/v1/auth/refresh", Endpoint::Refresh),
     route("POST", "/v1/auth/logout", Endpoint::Logout),
     route("GET", "/v1/auth/token-info", Endpoint::TokenInfo),
+    route("POST", "/v1/auth/token", Endpoint::ClientToken),
     route("GET", "/v1/auth/public-key", Endpoint::PublicKey),
     route("GET", "/.well-known/jwks.json", Endpoint::Jwks),
     route(

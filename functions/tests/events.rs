@@ -52,6 +52,12 @@ const EXPECTED: &[(&str, u16, Option<&str>)] = &[
     ("logout", 401, Some("invalid_token")),
     ("token-info", 401, Some("invalid_token")),
     ("token-info-query", 401, Some("invalid_token")),
+    ("client-token", 401, Some("invalid_client")),
+    (
+        "client-token-wrong-grant",
+        400,
+        Some("unsupported_grant_type"),
+    ),
     ("public-key", 200, None),
     ("jwks", 200, None),
     ("openid-configuration", 200, None),

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::domain::{SessionId, UserId};
+use crate::domain::{ClientId, SessionId, UserId};
 use crate::ports::{SignerError, SigningAlgorithm, TokenSigner};
 use crate::secrets::{SecretHash, random_token};
 
@@ -27,8 +27,13 @@ pub struct AccessClaims {
     pub iss: String,
     pub aud: String,
     pub sub: String,
-    /// Session id: protected endpoints check it is still live.
-    pub sid: String,
+    /// Session id of a user's token: protected endpoints check it is still
+    /// live. Absent on service-client tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Set on service-client tokens only (RFC 9068 `client_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
@@ -50,12 +55,37 @@ impl AccessClaims {
             iss: issuer.to_owned(),
             aud: audience.to_owned(),
             sub: user_id.to_string(),
-            sid: session_id.to_string(),
+            sid: Some(session_id.to_string()),
+            client_id: None,
             iat,
             nbf: iat,
             exp: iat.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),
             jti: Uuid::now_v7().to_string(),
             scope: "user".to_owned(),
+        }
+    }
+
+    /// A service client's token: no session, the granted scopes.
+    pub fn for_client(
+        issuer: &str,
+        audience: &str,
+        client_id: ClientId,
+        scope: String,
+        now: OffsetDateTime,
+        lifetime: std::time::Duration,
+    ) -> Self {
+        let iat = now.unix_timestamp();
+        Self {
+            iss: issuer.to_owned(),
+            aud: audience.to_owned(),
+            sub: client_id.to_string(),
+            sid: None,
+            client_id: Some(client_id.to_string()),
+            iat,
+            nbf: iat,
+            exp: iat.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),
+            jti: Uuid::now_v7().to_string(),
+            scope,
         }
     }
 }

@@ -6,6 +6,7 @@ use latchkey::http::{ApiError, RequestMeta};
 
 use crate::Endpoint;
 
+pub mod client_token;
 pub mod confirm;
 pub mod keys;
 pub mod login;
@@ -29,6 +30,7 @@ pub async fn call(
         Endpoint::Refresh => refresh::handle(app, request).await,
         Endpoint::Logout => logout::handle(app, request).await,
         Endpoint::TokenInfo => token_info::handle(app, request).await,
+        Endpoint::ClientToken => client_token::handle(app, request).await,
         Endpoint::PublicKey => keys::public_key(app),
         Endpoint::Jwks => keys::jwks(app),
         Endpoint::OpenidConfiguration => keys::openid_configuration(app),

@@ -3,21 +3,27 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use latchkey::App;
-use latchkey::http::auth::{TokenSource, require_user};
+use latchkey::http::auth::{Caller, TokenSource, require_caller};
 use latchkey::http::{ApiError, json_response};
 use serde_json::json;
 
 pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
-    let principal = require_user(app, &request, TokenSource::HeaderOrQuery).await?;
-    let ttl = (principal.claims.exp - app.clock.now().unix_timestamp()).max(0);
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "uid": principal.user_id.to_string(),
-            "ttl": ttl,
-            "sid": principal.session_id.to_string(),
-            "scope": principal.claims.scope,
+    let now = app.clock.now().unix_timestamp();
+    let body = match require_caller(app, &request, TokenSource::HeaderOrQuery).await? {
+        Caller::User(user) => json!({
+            "uid": user.user_id.to_string(),
+            "ttl": (user.claims.exp - now).max(0),
+            "sid": user.session_id.to_string(),
+            "scope": user.claims.scope,
             "kind": "user",
         }),
-    )
+        Caller::Client(client) => json!({
+            "uid": client.client_id.to_string(),
+            "ttl": (client.claims.exp - now).max(0),
+            "sid": null,
+            "scope": client.claims.scope,
+            "kind": "client",
+        }),
+    };
+    json_response(StatusCode::OK, &body)
 }

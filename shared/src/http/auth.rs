@@ -7,7 +7,8 @@ use lambda_http::{Request, RequestExt};
 
 use crate::App;
 use crate::http::ApiError;
-use crate::services::sessions::{Principal, authenticate};
+use crate::services::clients::{ClientPrincipal, authenticate_client};
+use crate::services::sessions::{Principal, SessionError, authenticate};
 
 /// Where an access token may come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,4 +49,58 @@ pub async fn require_user(
 ) -> Result<Principal, ApiError> {
     let token = bearer_token(request, source)?.ok_or(ApiError::InvalidToken)?;
     Ok(authenticate(app, &token).await?)
+}
+
+/// Whoever an access token speaks for.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    User(Principal),
+    Client(ClientPrincipal),
+}
+
+/// A user with a live session or a service client that still exists, or
+/// `401 invalid_token`. For endpoints that serve both (token-info).
+pub async fn require_caller(
+    app: &App,
+    request: &Request,
+    source: TokenSource,
+) -> Result<Caller, ApiError> {
+    let token = bearer_token(request, source)?.ok_or(ApiError::InvalidToken)?;
+    match authenticate(app, &token).await {
+        Ok(principal) => Ok(Caller::User(principal)),
+        Err(SessionError::InvalidToken) => match authenticate_client(app, &token).await? {
+            Some(client) => Ok(Caller::Client(client)),
+            None => Err(ApiError::InvalidToken),
+        },
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `client_id` and `client_secret` from `Authorization: Basic` (each part
+/// form-urlencoded, RFC 6749 §2.3.1). `None` when the header is absent.
+pub fn basic_credentials(request: &Request) -> Result<Option<(String, String)>, ApiError> {
+    use base64::Engine;
+    let Some(value) = request.headers().get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| ApiError::InvalidClient)?;
+    let (scheme, encoded) = value
+        .trim()
+        .split_once(' ')
+        .ok_or(ApiError::InvalidClient)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(ApiError::InvalidClient);
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| ApiError::InvalidClient)?;
+    let decoded = String::from_utf8(decoded).map_err(|_| ApiError::InvalidClient)?;
+    let (id, secret) = decoded.split_once(':').ok_or(ApiError::InvalidClient)?;
+    let unescape = |part: &str| -> String {
+        url::form_urlencoded::parse(format!("v={part}").as_bytes())
+            .next()
+            .map(|(_, value)| value.into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Some((unescape(id), unescape(secret))))
 }

@@ -5,6 +5,7 @@
 use http::StatusCode;
 
 use crate::ports::{BoxError, StoreError};
+use crate::services::clients::ClientTokenError;
 use crate::services::confirm::ConfirmError;
 use crate::services::login::LoginError;
 use crate::services::passwords::HashError;
@@ -110,6 +111,12 @@ pub enum ApiError {
     AccountDisabled,
     #[error("invalid token")]
     InvalidToken,
+    #[error("invalid client")]
+    InvalidClient,
+    #[error("unsupported grant type")]
+    UnsupportedGrantType,
+    #[error("invalid scope")]
+    InvalidScope,
     #[error("no such route")]
     NotFound,
     #[error("method not allowed")]
@@ -127,7 +134,7 @@ pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 1;
 
 impl ApiError {
     /// Every code, for the message catalogue's completeness test.
-    pub const CODES: [&'static str; 15] = [
+    pub const CODES: [&'static str; 18] = [
         "validation_failed",
         "malformed_body",
         "unsupported_media_type",
@@ -139,6 +146,9 @@ impl ApiError {
         "email_not_confirmed",
         "account_disabled",
         "invalid_token",
+        "invalid_client",
+        "unsupported_grant_type",
+        "invalid_scope",
         "not_found",
         "method_not_allowed",
         "service_unavailable",
@@ -158,6 +168,9 @@ impl ApiError {
             Self::EmailNotConfirmed => "email_not_confirmed",
             Self::AccountDisabled => "account_disabled",
             Self::InvalidToken => "invalid_token",
+            Self::InvalidClient => "invalid_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Unavailable(_) => "service_unavailable",
@@ -167,18 +180,32 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Validation(_) | Self::MalformedBody | Self::InvalidConfirmationCode => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::Validation(_)
+            | Self::MalformedBody
+            | Self::InvalidConfirmationCode
+            | Self::UnsupportedGrantType
+            | Self::InvalidScope => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::EmailTaken | Self::LoginTaken => StatusCode::CONFLICT,
-            Self::InvalidCredentials | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::InvalidCredentials | Self::InvalidToken | Self::InvalidClient => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::EmailNotConfirmed | Self::AccountDisabled => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The RFC 6749 §5.2 `error` value, for the errors of the token endpoint.
+    pub fn oauth_error(&self) -> Option<&'static str> {
+        match self {
+            Self::InvalidClient | Self::UnsupportedGrantType | Self::InvalidScope => {
+                Some(self.code())
+            }
+            _ => None,
         }
     }
 
@@ -254,6 +281,17 @@ impl From<SessionError> for ApiError {
             SessionError::InvalidToken => Self::InvalidToken,
             SessionError::Store(error) => error.into(),
             SessionError::Issue(error) => error.into(),
+        }
+    }
+}
+
+impl From<ClientTokenError> for ApiError {
+    fn from(error: ClientTokenError) -> Self {
+        match error {
+            ClientTokenError::InvalidClient => Self::InvalidClient,
+            ClientTokenError::InvalidScope => Self::InvalidScope,
+            ClientTokenError::Store(error) => error.into(),
+            ClientTokenError::Issue(error) => error.into(),
         }
     }
 }

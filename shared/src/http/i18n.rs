@@ -61,6 +61,15 @@ fn problem_en(code: &str) -> (&'static str, &'static str) {
             "Confirm your email address with the link we sent before signing in.",
         ),
         "account_disabled" => ("Account disabled", "This account has been disabled."),
+        "invalid_client" => ("Invalid client", "The client id or secret is incorrect."),
+        "unsupported_grant_type" => (
+            "Unsupported grant type",
+            "This endpoint supports grant_type=client_credentials only.",
+        ),
+        "invalid_scope" => (
+            "Invalid scope",
+            "A requested scope is not allowed for this client.",
+        ),
         "invalid_token" => (
             "Invalid token",
             "The access token is missing, invalid or expired.",
@@ -114,6 +123,18 @@ fn problem_ru(code: &str) -> (&'static str, &'static str) {
             "Подтвердите адрес электронной почты по ссылке из письма, прежде чем войти.",
         ),
         "account_disabled" => ("Учётная запись отключена", "Эта учётная запись отключена."),
+        "invalid_client" => (
+            "Неверный клиент",
+            "Неверный идентификатор или секрет клиента.",
+        ),
+        "unsupported_grant_type" => (
+            "Неподдерживаемый тип разрешения",
+            "Поддерживается только grant_type=client_credentials.",
+        ),
+        "invalid_scope" => (
+            "Недопустимая область доступа",
+            "Запрошенная область доступа не разрешена этому клиенту.",
+        ),
         "invalid_token" => (
             "Недействительный токен",
             "Токен доступа отсутствует, недействителен или истёк.",

@@ -126,6 +126,9 @@ pub fn problem(config: &Config, locale: Locale, error: &ApiError) -> Response<Bo
         "code": code,
         "detail": detail,
     });
+    if let Some(oauth_error) = error.oauth_error() {
+        body["error"] = json!(oauth_error);
+    }
     if let ApiError::Validation(errors) = error {
         body["errors"] = errors
             .iter()
@@ -149,6 +152,9 @@ pub fn problem(config: &Config, locale: Locale, error: &ApiError) -> Response<Bo
                 WWW_AUTHENTICATE,
                 "Bearer realm=\"latchkey\", error=\"invalid_token\"",
             );
+        }
+        ApiError::InvalidClient => {
+            builder = builder.header(WWW_AUTHENTICATE, "Basic realm=\"latchkey\"");
         }
         ApiError::InvalidCredentials => {
             builder = builder.header(WWW_AUTHENTICATE, "Bearer realm=\"latchkey\"")

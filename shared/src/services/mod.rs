@@ -1,6 +1,7 @@
 //! The use cases, as plain async functions over the ports in [`App`](crate::App).
 //! Each has its own error enum; the HTTP edge maps them to `ApiError` once.
 
+pub mod clients;
 pub mod confirm;
 pub mod login;
 pub mod passwords;

@@ -122,7 +122,9 @@ pub async fn authenticate(app: &App, access_token: &str) -> Result<Principal, Se
         SessionError::InvalidToken
     })?;
     let user_id = UserId::parse(&claims.sub).ok_or(SessionError::InvalidToken)?;
-    let session_id = SessionId::parse(&claims.sid).ok_or(SessionError::InvalidToken)?;
+    // Service-client tokens carry no session and are no user's.
+    let sid = claims.sid.as_deref().ok_or(SessionError::InvalidToken)?;
+    let session_id = SessionId::parse(sid).ok_or(SessionError::InvalidToken)?;
     match app
         .store
         .get_session(user_id, session_id, app.clock.now())
