@@ -29,6 +29,7 @@ use latchkey::{App, Config};
 use latchkey_functions::{RouteMatch, match_route};
 use tokio::net::TcpListener;
 
+pub mod admin;
 pub mod bootstrap;
 
 /// Where the adapters of a local server come from.
