@@ -4,10 +4,10 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use latchkey::App;
-use latchkey::http::auth::{TokenSource, bearer_token};
+use latchkey::http::auth::{TokenSource, optional_user};
 use latchkey::http::body::FieldValue;
 use latchkey::http::{ApiError, Validator, parse_fields};
-use latchkey::services::sessions::{Logout, authenticate, logout};
+use latchkey::services::sessions::{Logout, logout};
 
 pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
     let fields = parse_fields(&request)?;
@@ -24,10 +24,7 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiEr
     };
     // A bearer token, when sent, must be valid: a logout that silently did
     // nothing would leave the client believing it had signed out.
-    let principal = match bearer_token(&request, TokenSource::Header)? {
-        Some(token) => Some(authenticate(app, &token).await?),
-        None => None,
-    };
+    let principal = optional_user(app, &request, TokenSource::Header).await?;
     logout(
         app,
         Logout {

@@ -47,8 +47,22 @@ pub async fn require_user(
     request: &Request,
     source: TokenSource,
 ) -> Result<Principal, ApiError> {
-    let token = bearer_token(request, source)?.ok_or(ApiError::InvalidToken)?;
-    Ok(authenticate(app, &token).await?)
+    optional_user(app, request, source)
+        .await?
+        .ok_or(ApiError::InvalidToken)
+}
+
+/// The caller if the request carries a bearer token, which must then be
+/// valid: a bad token is `401`, not an anonymous request.
+pub async fn optional_user(
+    app: &App,
+    request: &Request,
+    source: TokenSource,
+) -> Result<Option<Principal>, ApiError> {
+    match bearer_token(request, source)? {
+        Some(token) => Ok(Some(authenticate(app, &token).await?)),
+        None => Ok(None),
+    }
 }
 
 /// Whoever an access token speaks for.
