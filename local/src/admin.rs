@@ -9,10 +9,10 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use latchkey::adapters::dynamodb::DynamoStore;
-use latchkey::adapters::embedded::EmbeddedStore;
 use latchkey::domain::ClientId;
 use latchkey::ports::Store;
 use latchkey::services::clients::{create_client, parse_scope, rotate_client_secret};
+use time::format_description::well_known::Rfc3339;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -68,14 +68,9 @@ pub async fn open_store(args: &AdminArgs) -> anyhow::Result<Arc<dyn Store>> {
             &args.table,
         )));
     }
-    let path = args.data_dir.join("latchkey.redb");
-    let store = EmbeddedStore::open(&path).with_context(|| {
-        format!(
-            "cannot open {} (is local-api running on it?)",
-            path.display()
-        )
-    })?;
-    Ok(Arc::new(store))
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    Ok(Arc::new(crate::open_embedded_store(&args.data_dir)?))
 }
 
 fn client_id(text: &str) -> anyhow::Result<ClientId> {
@@ -113,14 +108,9 @@ pub async fn execute(
             let mut clients = store.list_clients().await?;
             clients.sort_by_key(|client| client.id);
             for client in clients {
-                writeln!(
-                    out,
-                    "{}\t{}\t{}\t{}",
-                    client.id,
-                    client.name,
-                    client.scopes.join(" "),
-                    client.created_at
-                )?;
+                let created = client.created_at.format(&Rfc3339)?;
+                let scopes = client.scopes.join(" ");
+                writeln!(out, "{}\t{}\t{scopes}\t{created}", client.id, client.name)?;
             }
         }
         ClientCommand::Rotate { client_id: id } => {

@@ -122,12 +122,7 @@ pub async fn start(options: Options) -> anyhow::Result<RunningServer> {
 fn local_app(config: Config, data_dir: &Path) -> anyhow::Result<App> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let store = EmbeddedStore::open(&data_dir.join("latchkey.redb")).with_context(|| {
-        format!(
-            "cannot open the database in {} (is another local-api using it?)",
-            data_dir.display()
-        )
-    })?;
+    let store = open_embedded_store(data_dir)?;
     let mailer = OutboxMailer::new(&data_dir.join("outbox"), &config.mail_from)
         .context("cannot set up the outbox")?;
     // One key file per algorithm, so switching SIGNING_ALGORITHM just works.
@@ -149,6 +144,12 @@ fn local_app(config: Config, data_dir: &Path) -> anyhow::Result<App> {
         Arc::new(signer),
         previous_keys,
     )?)
+}
+
+/// The embedded database of a data folder.
+pub fn open_embedded_store(data_dir: &Path) -> anyhow::Result<EmbeddedStore> {
+    let path = data_dir.join("latchkey.redb");
+    EmbeddedStore::open(&path).with_context(|| format!("cannot open {}", path.display()))
 }
 
 async fn serve(listener: TcpListener, app: Arc<App>) {

@@ -1,11 +1,23 @@
 //! `latchkey-admin`: see `latchkey_local::admin`.
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use latchkey_local::admin::{AdminArgs, execute, open_store};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let args = AdminArgs::parse();
-    let store = open_store(&args).await?;
-    execute(&args.command, store.as_ref(), &mut std::io::stdout()).await
+    let outcome = async {
+        let store = open_store(&args).await?;
+        execute(&args.command, store.as_ref(), &mut std::io::stdout()).await
+    };
+    match outcome.await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line with the whole cause chain; no backtrace for operators.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -35,7 +35,13 @@ fn backend(error: impl Into<redb::Error>) -> StoreError {
 impl EmbeddedStore {
     /// Opens (or creates) the database file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(backend)?;
+        let db = Database::create(path).map_err(|error| match error {
+            // redb lets one process at a time hold the file.
+            redb::DatabaseError::DatabaseAlreadyOpen => {
+                StoreError::Backend("the database is in use by another process".into())
+            }
+            other => backend(other),
+        })?;
         let write = db.begin_write().map_err(backend)?;
         write.open_table(ITEMS).map_err(backend)?;
         write.commit().map_err(backend)?;
