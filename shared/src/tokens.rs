@@ -42,6 +42,7 @@ pub struct AccessClaims {
 }
 
 impl AccessClaims {
+    /// A user's token, bound to a session.
     pub fn for_user(
         issuer: &str,
         audience: &str,
@@ -50,18 +51,16 @@ impl AccessClaims {
         now: OffsetDateTime,
         lifetime: std::time::Duration,
     ) -> Self {
-        let iat = now.unix_timestamp();
         Self {
-            iss: issuer.to_owned(),
-            aud: audience.to_owned(),
-            sub: user_id.to_string(),
             sid: Some(session_id.to_string()),
-            client_id: None,
-            iat,
-            nbf: iat,
-            exp: iat.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),
-            jti: Uuid::now_v7().to_string(),
-            scope: "user".to_owned(),
+            ..Self::base(
+                issuer,
+                audience,
+                user_id.to_string(),
+                "user".to_owned(),
+                now,
+                lifetime,
+            )
         }
     }
 
@@ -74,13 +73,34 @@ impl AccessClaims {
         now: OffsetDateTime,
         lifetime: std::time::Duration,
     ) -> Self {
+        Self {
+            client_id: Some(client_id.to_string()),
+            ..Self::base(
+                issuer,
+                audience,
+                client_id.to_string(),
+                scope,
+                now,
+                lifetime,
+            )
+        }
+    }
+
+    fn base(
+        issuer: &str,
+        audience: &str,
+        sub: String,
+        scope: String,
+        now: OffsetDateTime,
+        lifetime: std::time::Duration,
+    ) -> Self {
         let iat = now.unix_timestamp();
         Self {
             iss: issuer.to_owned(),
             aud: audience.to_owned(),
-            sub: client_id.to_string(),
+            sub,
             sid: None,
-            client_id: Some(client_id.to_string()),
+            client_id: None,
             iat,
             nbf: iat,
             exp: iat.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),
