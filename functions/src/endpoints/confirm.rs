@@ -6,7 +6,7 @@ use http::StatusCode;
 use http::header::LOCATION;
 use lambda_http::{Body, Request, RequestExt, Response};
 use latchkey::App;
-use latchkey::http::{ApiError, FieldCode, FieldError, Validator, json_response, parse_fields};
+use latchkey::http::{ApiError, FieldCode, Validator, json_response, parse_fields};
 use latchkey::services::confirm::confirm_email;
 use serde_json::json;
 
@@ -31,14 +31,8 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiEr
         FieldCode::InvalidValue,
         |text| Ok(text.to_owned()),
     );
-    check.finish()?;
-    match code {
-        Some(code) => confirm(app, &code).await,
-        None => Err(ApiError::Validation(vec![FieldError::new(
-            "code",
-            FieldCode::Required,
-        )])),
-    }
+    let code = check.finish_with(|| code)?;
+    confirm(app, &code).await
 }
 
 async fn confirm(app: &App, code: &str) -> Result<Response<Body>, ApiError> {

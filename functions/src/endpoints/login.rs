@@ -31,12 +31,7 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiEr
         .check(fields.boolean("remember_me"))
         .flatten()
         .unwrap_or(false);
-    check.finish()?;
-    let (Some(identifier), Some(password)) = (identifier, password) else {
-        return Err(ApiError::Internal(
-            "credentials missing after validation".into(),
-        ));
-    };
+    let (identifier, password) = check.finish_with(|| Some((identifier?, password?)))?;
     let pair = login(
         app,
         Credentials {

@@ -16,8 +16,7 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiEr
         FieldCode::InvalidValue,
         |text| Ok(text.trim().to_owned()),
     );
-    check.finish()?;
-    let token = token.ok_or(ApiError::InvalidToken)?;
+    let token = check.finish_with(|| token)?;
     let pair = refresh(app, &token).await?;
     json_response(StatusCode::OK, &TokenPairView::from(&pair))
 }

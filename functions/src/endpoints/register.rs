@@ -131,23 +131,18 @@ fn parse_registration(
         )),
     }
 
-    check.finish()?;
-    match (email, password, attributes) {
-        (Some(email), Some(password), Some(attributes)) => Ok(Registration {
-            email,
+    check.finish_with(|| {
+        Some(Registration {
+            email: email?,
             login,
-            password,
+            password: password?,
             first_name,
             last_name,
             locale,
             profile_is_public,
-            attributes,
-        }),
-        // `finish` returned early on any error, so all three are present.
-        _ => Err(ApiError::Internal(
-            "registration fields missing after validation".into(),
-        )),
-    }
+            attributes: attributes?,
+        })
+    })
 }
 
 pub fn parse_email(text: &str) -> Result<Email, FieldError> {

@@ -177,10 +177,6 @@ impl Validator {
         self.errors.push(error);
     }
 
-    pub fn is_clean(&self) -> bool {
-        self.errors.is_empty()
-    }
-
     /// `Err(validation_failed)` listing every error, or `Ok` when none.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
@@ -188,6 +184,15 @@ impl Validator {
         } else {
             Err(ApiError::Validation(self.errors))
         }
+    }
+
+    /// Like [`finish`](Self::finish), then builds the parsed request from
+    /// the collected values. `build` returns `None` only if a required value
+    /// was not collected without an error being recorded: a programming
+    /// error, answered as an opaque 500 rather than a panic.
+    pub fn finish_with<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, ApiError> {
+        self.finish()?;
+        build().ok_or_else(|| ApiError::Internal("a required field was not collected".into()))
     }
 }
 
