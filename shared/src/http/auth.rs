@@ -1,14 +1,15 @@
-//! The one bearer-token extractor. Every endpoint that takes an access token
-//! goes through [`require_user`], which also checks the token's session is
-//! still live.
+//! The bearer-token extractors. Every endpoint that takes an access token
+//! goes through one of them, and both check that the token's session (or
+//! service client) is still live: [`optional_user`] for user tokens,
+//! [`require_caller`] for user or client tokens.
 
 use http::header::AUTHORIZATION;
 use lambda_http::{Request, RequestExt};
 
 use crate::App;
 use crate::http::ApiError;
-use crate::services::clients::{ClientPrincipal, authenticate_client};
-use crate::services::sessions::{Principal, SessionError, authenticate};
+use crate::services::clients::{ClientPrincipal, live_client};
+use crate::services::sessions::{Principal, authenticate, live_user, verify};
 
 /// Where an access token may come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,17 +42,6 @@ pub fn bearer_token(request: &Request, source: TokenSource) -> Result<Option<Str
         .map(str::to_owned))
 }
 
-/// The caller, or `401 invalid_token`.
-pub async fn require_user(
-    app: &App,
-    request: &Request,
-    source: TokenSource,
-) -> Result<Principal, ApiError> {
-    optional_user(app, request, source)
-        .await?
-        .ok_or(ApiError::InvalidToken)
-}
-
 /// The caller if the request carries a bearer token, which must then be
 /// valid: a bad token is `401`, not an anonymous request.
 pub async fn optional_user(
@@ -80,14 +70,15 @@ pub async fn require_caller(
     source: TokenSource,
 ) -> Result<Caller, ApiError> {
     let token = bearer_token(request, source)?.ok_or(ApiError::InvalidToken)?;
-    match authenticate(app, &token).await {
-        Ok(principal) => Ok(Caller::User(principal)),
-        Err(SessionError::InvalidToken) => match authenticate_client(app, &token).await? {
-            Some(client) => Ok(Caller::Client(client)),
-            None => Err(ApiError::InvalidToken),
-        },
-        Err(other) => Err(other.into()),
+    // Verified once; the claims say whose token it is.
+    let claims = verify(app, &token)?;
+    if claims.client_id.is_some() {
+        let client = live_client(app, claims)
+            .await?
+            .ok_or(ApiError::InvalidToken)?;
+        return Ok(Caller::Client(client));
     }
+    Ok(Caller::User(live_user(app, claims).await?))
 }
 
 /// `client_id` and `client_secret` from `Authorization: Basic` (each part

@@ -27,21 +27,16 @@ pub struct RequestMeta {
     pub locale: Locale,
     pub method: String,
     pub route: String,
-    /// From the API Gateway request context, never from a header the client
-    /// controls.
-    pub client_ip: Option<String>,
     started: Instant,
 }
 
 impl RequestMeta {
     pub fn of(request: &Request) -> Self {
-        let (request_id, route, client_ip) = match request.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(context)) => (
-                context.request_id.clone(),
-                context.route_key.clone(),
-                context.http.source_ip.clone(),
-            ),
-            _ => (None, None, None),
+        let (request_id, route) = match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(context)) => {
+                (context.request_id.clone(), context.route_key.clone())
+            }
+            _ => (None, None),
         };
         let accept_language = request
             .headers()
@@ -52,7 +47,6 @@ impl RequestMeta {
             locale: i18n::negotiate(accept_language),
             method: request.method().to_string(),
             route: route.unwrap_or_else(|| request.uri().path().to_owned()),
-            client_ip,
             started: Instant::now(),
         }
     }

@@ -150,14 +150,12 @@ pub struct ClientPrincipal {
     pub claims: AccessClaims,
 }
 
-/// Verifies a service-client token; deleting the client revokes its tokens.
-pub async fn authenticate_client(
+/// The service client behind verified claims, if it still exists: deleting
+/// a client revokes its tokens at once.
+pub async fn live_client(
     app: &App,
-    access_token: &str,
+    claims: AccessClaims,
 ) -> Result<Option<ClientPrincipal>, StoreError> {
-    let Ok(claims) = app.verifier.verify(access_token) else {
-        return Ok(None);
-    };
     let Some(client_id) = claims.client_id.as_deref().and_then(ClientId::parse) else {
         return Ok(None);
     };

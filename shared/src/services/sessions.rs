@@ -117,10 +117,20 @@ pub struct Principal {
 /// Verifies an access token and checks its session still exists, so
 /// logout, password change and disabling take effect at once.
 pub async fn authenticate(app: &App, access_token: &str) -> Result<Principal, SessionError> {
-    let claims = app.verifier.verify(access_token).map_err(|reason| {
+    live_user(app, verify(app, access_token)?).await
+}
+
+/// Checks signature, algorithm, key and claims; the reason for a refusal
+/// goes to the log, the caller only learns `InvalidToken`.
+pub fn verify(app: &App, access_token: &str) -> Result<AccessClaims, SessionError> {
+    app.verifier.verify(access_token).map_err(|reason| {
         tracing::info!(%reason, "access token refused");
         SessionError::InvalidToken
-    })?;
+    })
+}
+
+/// The user behind verified claims, if their session is still live.
+pub async fn live_user(app: &App, claims: AccessClaims) -> Result<Principal, SessionError> {
     let user_id = UserId::parse(&claims.sub).ok_or(SessionError::InvalidToken)?;
     // Service-client tokens carry no session and are no user's.
     let sid = claims.sid.as_deref().ok_or(SessionError::InvalidToken)?;
