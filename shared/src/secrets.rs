@@ -40,14 +40,18 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 /// Lower-case hex SHA-256 of a secret: what the store keeps and looks up by.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct SecretHash(String);
 
 impl SecretHash {
     pub fn of(secret: &str) -> Self {
-        let digest = Sha256::digest(secret.as_bytes());
-        Self(digest.iter().map(|byte| format!("{byte:02x}")).collect())
+        Self(hex(&Sha256::digest(secret.as_bytes())))
     }
 
     /// Rebuilds a hash read back from the store; `None` if it is not one.

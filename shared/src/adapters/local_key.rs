@@ -13,6 +13,7 @@ use rsa::signature::{SignatureEncoding, Signer};
 use sha2::{Digest, Sha256};
 
 use crate::ports::{BoxError, SignerError, SigningAlgorithm, TokenSigner};
+use crate::secrets::hex;
 use crate::tokens::PublicKey;
 
 enum PrivateKey {
@@ -87,19 +88,10 @@ impl LocalKeySigner {
                 (PrivateKey::Ec(private), public)
             }
         };
-        let fingerprint = Sha256::digest(public_der.as_bytes());
-        let kid = format!(
-            "local-{}",
-            fingerprint
-                .iter()
-                .take(8)
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
         Some(Self {
             key,
             algorithm,
-            kid,
+            kid: kid_of(public_der.as_bytes()),
             public_key_pem: super::spki_der_to_pem(public_der.as_bytes()),
         })
     }
@@ -140,15 +132,7 @@ pub fn public_key_from_file(
 
 /// `local-` and the first 8 bytes of the SHA-256 of the public key.
 fn kid_of(public_der: &[u8]) -> String {
-    let fingerprint = Sha256::digest(public_der);
-    format!(
-        "local-{}",
-        fingerprint
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
+    format!("local-{}", hex(&Sha256::digest(public_der)[..8]))
 }
 
 fn generate(algorithm: SigningAlgorithm) -> Result<String, LocalKeyError> {

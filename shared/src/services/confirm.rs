@@ -7,7 +7,7 @@ use crate::secrets::SecretHash;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfirmError {
-    #[error("the confirmation code is unknown, expired or already spent long ago")]
+    #[error("the confirmation code is unknown or expired")]
     InvalidCode,
     #[error(transparent)]
     Store(#[from] StoreError),
