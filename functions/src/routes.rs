@@ -8,6 +8,10 @@ pub enum Endpoint {
     Status,
     Register,
     Confirm,
+    ResendConfirmation,
+    EmailExists,
+    ForgotPassword,
+    ResetPassword,
     Login,
     Refresh,
     Logout,
@@ -19,10 +23,14 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 11] = [
+    pub const ALL: [Endpoint; 15] = [
         Self::Status,
         Self::Register,
         Self::Confirm,
+        Self::ResendConfirmation,
+        Self::EmailExists,
+        Self::ForgotPassword,
+        Self::ResetPassword,
         Self::Login,
         Self::Refresh,
         Self::Logout,
@@ -39,6 +47,10 @@ impl Endpoint {
             Self::Status => "status",
             Self::Register => "register",
             Self::Confirm => "confirm",
+            Self::ResendConfirmation => "resend-confirmation",
+            Self::EmailExists => "email-exists",
+            Self::ForgotPassword => "forgot-password",
+            Self::ResetPassword => "reset-password",
             Self::Login => "login",
             Self::Refresh => "refresh",
             Self::Logout => "logout",
@@ -79,6 +91,14 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/v1/users", Endpoint::Register),
     route("GET", "/v1/users/confirm/{code}", Endpoint::Confirm),
     route("POST", "/v1/users/confirm", Endpoint::Confirm),
+    route(
+        "POST",
+        "/v1/users/confirm/resend",
+        Endpoint::ResendConfirmation,
+    ),
+    route("GET", "/v1/users/exists", Endpoint::EmailExists),
+    route("POST", "/v1/password/forgot", Endpoint::ForgotPassword),
+    route("POST", "/v1/password/reset", Endpoint::ResetPassword),
     route("POST", "/v1/auth/login", Endpoint::Login),
     route("POST", "/v1/auth/refresh", Endpoint::Refresh),
     route("POST", "/v1/auth/logout", Endpoint::Logout),

@@ -20,6 +20,8 @@ use serde_json::Value;
 
 /// The code in `events/confirm-*.json`.
 const SAMPLE_CODE: &str = "Zt0sWk0k7vRr2m9Qy3vX1bN6cJ8hP4aL5eD2fG7hK9s";
+/// The token in `events/reset-password*.json`.
+const SAMPLE_RESET_TOKEN: &str = "Qm7xR2kV9pL4sT8wY1zA6bC3dE5fG0hJ2kN4mP6rS8u";
 
 /// Each event, in the order they run against one app, with the status and
 /// problem code (if any) it must produce.
@@ -43,6 +45,9 @@ const EXPECTED: &[(&str, u16, Option<&str>)] = &[
         400,
         Some("invalid_confirmation_code"),
     ),
+    ("resend-confirmation", 202, None),
+    ("email-exists", 200, None),
+    ("email-exists-missing-email", 400, Some("validation_failed")),
     ("login", 200, None),
     ("login-wrong-password", 401, Some("invalid_credentials")),
     ("login-unconfirmed", 403, Some("email_not_confirmed")),
@@ -61,6 +66,17 @@ const EXPECTED: &[(&str, u16, Option<&str>)] = &[
     ("public-key", 200, None),
     ("jwks", 200, None),
     ("openid-configuration", 200, None),
+    // Last: after `forgot-password` has replaced any earlier reset code, the
+    // sample token is seeded as grace's current one, and the reset events
+    // use it (the last one changes grace's password).
+    ("forgot-password", 202, None),
+    ("reset-password-mismatch", 400, Some("validation_failed")),
+    (
+        "reset-password-unknown-token",
+        400,
+        Some("invalid_reset_token"),
+    ),
+    ("reset-password", 200, None),
 ];
 
 fn events_dir() -> PathBuf {
@@ -94,11 +110,12 @@ async fn app(folder: &Path) -> App {
     .unwrap()
 }
 
-/// The account the confirm and login events are about: waiting, with the
-/// sample code as its confirmation code.
-async fn seed_grace(app: &App) {
+/// The account the confirm, login and reset events are about: waiting, with
+/// the sample code as its confirmation code.
+async fn seed_grace(app: &App) -> latchkey::domain::UserId {
     let now = time::OffsetDateTime::now_utc();
     let user = User::new(Email::parse("grace@example.com").unwrap(), now);
+    let user_id = user.id;
     let password = Password::candidate("correct horse battery staple").unwrap();
     let password_hash = passwords::hash(password, app.config.argon2).await.unwrap();
     let code = StoredCode {
@@ -117,14 +134,29 @@ async fn seed_grace(app: &App) {
         )
         .await
         .unwrap();
+    user_id
+}
+
+/// Makes the sample reset token grace's current reset code.
+async fn seed_reset_token(app: &App, user_id: latchkey::domain::UserId) {
+    let code = StoredCode {
+        hash: SecretHash::of(SAMPLE_RESET_TOKEN),
+        kind: CodeKind::Reset,
+        user_id,
+        expires_at: time::OffsetDateTime::now_utc() + std::time::Duration::from_secs(3600),
+    };
+    app.store.replace_reset_code(&code).await.unwrap();
 }
 
 #[tokio::test]
 async fn every_sample_event_gets_its_documented_answer_through_its_handler() {
     let folder = tempfile::tempdir().unwrap();
     let app = app(folder.path()).await;
-    seed_grace(&app).await;
+    let grace = seed_grace(&app).await;
     for (name, status, code) in EXPECTED {
+        if *name == "reset-password-mismatch" {
+            seed_reset_token(&app, grace).await;
+        }
         let text = std::fs::read_to_string(events_dir().join(format!("{name}.json"))).unwrap();
         let request =
             lambda_http::request::from_str(&text).unwrap_or_else(|error| panic!("{name}: {error}"));

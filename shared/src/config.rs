@@ -38,6 +38,24 @@ pub struct Config {
     /// token is a benign double submit rather than a replay.
     pub refresh_grace: Duration,
     pub confirmation_code_ttl: Duration,
+    /// `RESET_CODE_TTL_SECONDS` (default 3600).
+    pub reset_code_ttl: Duration,
+    /// `PASSWORD_RESET_URL`: the page a reset email links to, with the code
+    /// in the fragment (`#token=…`) so it stays out of server logs. Default
+    /// `<PUBLIC_BASE_URL>/reset-password`.
+    pub password_reset_url: Url,
+    /// `EMAIL_EXISTS_ENABLED` (default true): `GET /v1/users/exists` answers;
+    /// when false it is a 404 like any unknown route.
+    pub email_exists_enabled: bool,
+    /// `EMAIL_LIMIT_PER_ADDRESS` (default `3/900`): emails one address may
+    /// receive per window; more are silently not sent.
+    pub email_limit_per_address: RateLimit,
+    /// `EMAIL_REQUEST_LIMIT_PER_IP` (default `10/900`): forgot and resend
+    /// requests one client IP may make per window; more get 429.
+    pub email_request_limit_per_ip: RateLimit,
+    /// `EXISTS_LIMIT_PER_IP` (default `30/60`): email-exists checks one client
+    /// IP may make per window; more get 429.
+    pub exists_limit_per_ip: RateLimit,
     pub password_policy: PasswordPolicy,
     /// `REQUIRE_EMAIL_CONFIRMATION` (default true): unconfirmed accounts
     /// cannot sign in.
@@ -49,6 +67,32 @@ pub struct Config {
     pub argon2: Argon2Params,
     /// `PROFILE_ATTRIBUTES`: JSON array of declared attributes.
     pub profile_attributes: Vec<AttributeSpec>,
+}
+
+/// At most `max` events per fixed `window`, written `MAX/SECONDS`
+/// (`3/900`: three per 15 minutes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub max: u64,
+    pub window: Duration,
+}
+
+impl std::str::FromStr for RateLimit {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let invalid = || format!("{raw:?} is not MAX/SECONDS, such as 3/900");
+        let (max, seconds) = raw.split_once('/').ok_or_else(invalid)?;
+        let max: u64 = max.trim().parse().map_err(|_| invalid())?;
+        let seconds: u64 = seconds.trim().parse().map_err(|_| invalid())?;
+        if max == 0 || seconds == 0 {
+            return Err(format!("{raw:?}: both numbers must be more than zero"));
+        }
+        Ok(Self {
+            max,
+            window: Duration::from_secs(seconds),
+        })
+    }
 }
 
 /// argon2id cost. The default (19 MiB, 2 passes, 1 lane) is OWASP's
@@ -93,6 +137,16 @@ impl Config {
             Some(_) => reader.url("CONFIRMATION_REDIRECT_URL")?,
             None => public_base_url.clone(),
         };
+        let password_reset_url =
+            match reader.optional("PASSWORD_RESET_URL") {
+                Some(_) => reader.url("PASSWORD_RESET_URL")?,
+                None => public_base_url.join("reset-password").map_err(|error| {
+                    ConfigError::Invalid {
+                        name: "PUBLIC_BASE_URL",
+                        reason: error.to_string(),
+                    }
+                })?,
+            };
         let profile_attributes = match reader.optional("PROFILE_ATTRIBUTES") {
             None => Vec::new(),
             Some(raw) => serde_json::from_str(&raw).map_err(|error| ConfigError::Invalid {
@@ -146,6 +200,13 @@ impl Config {
                 .seconds("REMEMBERED_SESSION_TTL_SECONDS", 30 * 24 * 3600)?,
             refresh_grace: reader.seconds("REFRESH_GRACE_SECONDS", 10)?,
             confirmation_code_ttl: reader.seconds("CONFIRMATION_CODE_TTL_SECONDS", 24 * 3600)?,
+            reset_code_ttl: reader.seconds("RESET_CODE_TTL_SECONDS", 3600)?,
+            password_reset_url,
+            email_exists_enabled: reader.boolean("EMAIL_EXISTS_ENABLED", true)?,
+            email_limit_per_address: reader.rate_limit("EMAIL_LIMIT_PER_ADDRESS", "3/900")?,
+            email_request_limit_per_ip: reader
+                .rate_limit("EMAIL_REQUEST_LIMIT_PER_IP", "10/900")?,
+            exists_limit_per_ip: reader.rate_limit("EXISTS_LIMIT_PER_IP", "30/60")?,
             password_policy: PasswordPolicy::new(reader.number("PASSWORD_MIN_LENGTH", 8)?),
             require_email_confirmation: reader.boolean("REQUIRE_EMAIL_CONFIRMATION", true)?,
             confirmation_redirect_url,
@@ -218,6 +279,14 @@ impl Reader<'_> {
         Ok(Duration::from_secs(seconds))
     }
 
+    fn rate_limit(&self, name: &'static str, default: &str) -> Result<RateLimit, ConfigError> {
+        self.optional(name)
+            .as_deref()
+            .unwrap_or(default)
+            .parse()
+            .map_err(|reason| ConfigError::Invalid { name, reason })
+    }
+
     fn boolean(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
         match self
             .optional(name)
@@ -271,6 +340,19 @@ mod tests {
             config.confirmation_redirect_url.as_str(),
             "https://auth.example.com/"
         );
+        assert_eq!(config.reset_code_ttl, Duration::from_secs(3600));
+        assert_eq!(
+            config.password_reset_url.as_str(),
+            "https://auth.example.com/reset-password"
+        );
+        assert!(config.email_exists_enabled);
+        assert_eq!(
+            config.email_limit_per_address,
+            RateLimit {
+                max: 3,
+                window: Duration::from_secs(900)
+            }
+        );
     }
 
     #[test]
@@ -289,6 +371,10 @@ mod tests {
             ("REQUIRE_EMAIL_CONFIRMATION", "maybe"),
             ("PUBLIC_BASE_URL", "ftp://example.com"),
             ("PROFILE_ATTRIBUTES", "[{\"name\": 1}]"),
+            ("EMAIL_LIMIT_PER_ADDRESS", "3"),
+            ("EXISTS_LIMIT_PER_IP", "0/60"),
+            ("EMAIL_EXISTS_ENABLED", "sometimes"),
+            ("PASSWORD_RESET_URL", "javascript:alert(1)"),
         ] {
             let mut pairs = MINIMAL.to_vec();
             pairs.retain(|(n, _)| *n != name);

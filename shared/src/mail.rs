@@ -4,6 +4,8 @@
 use std::sync::LazyLock;
 
 use minijinja::{Environment, context};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::Config;
 use crate::domain::{Locale, User};
@@ -23,7 +25,22 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "confirm.ru.subject",
     "confirm.ru.txt",
     "confirm.ru.html",
+    "reset.en.subject",
+    "reset.en.txt",
+    "reset.en.html",
+    "reset.ru.subject",
+    "reset.ru.txt",
+    "reset.ru.html",
+    "password-changed.en.subject",
+    "password-changed.en.txt",
+    "password-changed.en.html",
+    "password-changed.ru.subject",
+    "password-changed.ru.txt",
+    "password-changed.ru.html",
 ];
+
+/// Every kind of email, for the tests that render each in every locale.
+pub const KINDS: [&str; 3] = ["confirm", "reset", "password-changed"];
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut environment = Environment::new();
@@ -47,7 +64,50 @@ pub fn confirmation(config: &Config, user: &User, code: &OneTimeCode) -> EmailMe
         link => minijinja::Value::from_safe_string(link.clone()),
         hours => hours,
     };
-    render("confirm", user.locale, user.email.as_str(), values, link)
+    render(
+        "confirm",
+        user.locale,
+        user.email.as_str(),
+        values,
+        Some(link),
+    )
+}
+
+/// The password-reset email: a link to the reset page with the code in the
+/// fragment, which browsers never send to a server.
+pub fn password_reset(config: &Config, user: &User, code: &OneTimeCode) -> EmailMessage {
+    let mut url = config.password_reset_url.clone();
+    url.set_fragment(Some(&format!("token={}", code.as_str())));
+    let link = url.to_string();
+    let minutes = config.reset_code_ttl.as_secs() / 60;
+    let values = context! {
+        name => user.full_name(),
+        link => minijinja::Value::from_safe_string(link.clone()),
+        minutes => minutes,
+    };
+    render(
+        "reset",
+        user.locale,
+        user.email.as_str(),
+        values,
+        Some(link),
+    )
+}
+
+/// The notice after a password change or reset, so an owner who did not
+/// make it learns of it.
+pub fn password_changed(user: &User, at: OffsetDateTime) -> EmailMessage {
+    let values = context! {
+        name => user.full_name(),
+        at => at.format(&Rfc3339).unwrap_or_default(),
+    };
+    render(
+        "password-changed",
+        user.locale,
+        user.email.as_str(),
+        values,
+        None,
+    )
 }
 
 /// `<PUBLIC_BASE_URL>/<path>`, whatever the base's trailing slash.
@@ -64,7 +124,7 @@ fn render(
     locale: Locale,
     to: &str,
     values: minijinja::Value,
-    link: String,
+    link: Option<String>,
 ) -> EmailMessage {
     let part = |extension: &str| {
         let name = format!("{kind}.{}.{extension}", locale.as_str());
@@ -83,7 +143,7 @@ fn render(
         subject: part("subject").trim().to_owned(),
         text: part("txt"),
         html: part("html"),
-        link: Some(link),
+        link,
     }
 }
 
@@ -91,7 +151,6 @@ fn render(
 mod tests {
     use super::*;
     use crate::domain::{Email, PersonName};
-    use time::OffsetDateTime;
 
     fn config() -> Config {
         Config::from_lookup(|name| {

@@ -62,6 +62,17 @@ pub enum ConfirmOutcome {
     Invalid,
 }
 
+/// What a password reset did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetOutcome {
+    /// The code is spent, the profile written, and this many sessions ended.
+    Reset { sessions_ended: usize },
+    /// The code was spent, replaced or expired meanwhile: nothing written.
+    InvalidCode,
+    /// The profile changed since it was read: nothing written; read again.
+    ProfileChanged,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("email already registered")]
@@ -106,6 +117,47 @@ pub trait CodeStore: Send + Sync {
         hash: &SecretHash,
         now: OffsetDateTime,
     ) -> Result<ConfirmOutcome, StoreError>;
+
+    /// Stores one more confirmation code (a resend); earlier codes keep
+    /// working until they expire, so an email already in flight is not wasted.
+    async fn add_confirmation_code(&self, code: &StoredCode) -> Result<(), StoreError>;
+
+    /// Makes `code` the account's one reset code: any earlier reset code
+    /// stops working at once.
+    async fn replace_reset_code(&self, code: &StoredCode) -> Result<(), StoreError>;
+
+    /// The account of a reset code that is live, unspent and still the
+    /// account's current one.
+    async fn find_reset_code(
+        &self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, StoreError>;
+
+    /// In one transaction: spends the reset code (which must still be
+    /// live, unspent and current), writes `account` over the profile if the
+    /// stored version is still `expected_version`, and ends the account's
+    /// sessions. Of concurrent resets with one code exactly one succeeds.
+    async fn reset_password(
+        &self,
+        hash: &SecretHash,
+        account: &Account,
+        expected_version: u64,
+        now: OffsetDateTime,
+    ) -> Result<ResetOutcome, StoreError>;
+}
+
+/// Fixed-window counters for rate limits, kept in the store so every Lambda
+/// instance sees the same counts.
+#[async_trait]
+pub trait RateStore: Send + Sync {
+    /// Adds one to the counter `key` and returns the new count, in one atomic
+    /// increment. A new counter starts at 1 and is deleted after `expires_at`.
+    async fn increment_counter(
+        &self,
+        key: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
 }
 
 #[async_trait]
@@ -172,8 +224,8 @@ pub trait ClientStore: Send + Sync {
 }
 
 /// Everything a store adapter provides.
-pub trait Store: UserStore + CodeStore + SessionStore + ClientStore {}
-impl<T: UserStore + CodeStore + SessionStore + ClientStore> Store for T {}
+pub trait Store: UserStore + CodeStore + SessionStore + ClientStore + RateStore {}
+impl<T: UserStore + CodeStore + SessionStore + ClientStore + RateStore> Store for T {}
 
 /// One email, already rendered, addressed to the stored address only.
 #[derive(Clone)]

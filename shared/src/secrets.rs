@@ -25,6 +25,15 @@ impl OneTimeCode {
     pub fn hash(&self) -> SecretHash {
         SecretHash::of(&self.0)
     }
+
+    /// Whether `text` has the shape of a code we issue (43 URL-safe
+    /// characters); anything else cannot match and is not worth a lookup.
+    pub fn is_plausible(text: &str) -> bool {
+        text.len() == 43
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }
 }
 
 impl fmt::Debug for OneTimeCode {

@@ -8,11 +8,14 @@ use crate::Endpoint;
 
 pub mod client_token;
 pub mod confirm;
+pub mod email_exists;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod password_reset;
 pub mod refresh;
 pub mod register;
+pub mod resend_confirmation;
 pub mod status;
 pub mod token_info;
 
@@ -26,6 +29,10 @@ pub async fn call(
         Endpoint::Status => status::handle(),
         Endpoint::Register => register::handle(app, meta, request).await,
         Endpoint::Confirm => confirm::handle(app, request).await,
+        Endpoint::ResendConfirmation => resend_confirmation::handle(app, meta, request).await,
+        Endpoint::EmailExists => email_exists::handle(app, meta, request).await,
+        Endpoint::ForgotPassword => password_reset::forgot(app, meta, request).await,
+        Endpoint::ResetPassword => password_reset::reset(app, request).await,
         Endpoint::Login => login::handle(app, request).await,
         Endpoint::Refresh => refresh::handle(app, request).await,
         Endpoint::Logout => logout::handle(app, request).await,

@@ -5,8 +5,7 @@ use http::header::LOCATION;
 use lambda_http::{Body, Request, Response};
 use latchkey::App;
 use latchkey::domain::{
-    AttributeError, Attributes, Email, EmailError, Locale, Login, Password, PasswordError,
-    PersonName,
+    AttributeError, Attributes, Email, EmailError, Locale, Login, Password, PersonName,
 };
 use latchkey::http::body::FieldValue;
 use latchkey::http::views::UserView;
@@ -119,7 +118,8 @@ fn parse_registration(
         password_field,
         FieldCode::PasswordTooShort,
         |text| {
-            Password::parse(text, &app.config.password_policy, &identifiers).map_err(password_error)
+            Password::parse(text, &app.config.password_policy, &identifiers)
+                .map_err(|error| FieldError::password("password", error))
         },
     );
     match (fields.text("password_confirmation"), raw_password) {
@@ -154,24 +154,6 @@ pub fn parse_email(text: &str) -> Result<Email, FieldError> {
         };
         FieldError::new("email", code)
     })
-}
-
-pub fn password_error(error: PasswordError) -> FieldError {
-    let mut field = FieldError::new(
-        "password",
-        match error {
-            PasswordError::TooShort(_) => FieldCode::PasswordTooShort,
-            PasswordError::TooLong => FieldCode::PasswordTooLong,
-            // API.md has one code for both: a guessable password.
-            PasswordError::TooCommon | PasswordError::SameAsIdentifier => {
-                FieldCode::PasswordTooCommon
-            }
-        },
-    );
-    if let PasswordError::TooShort(minimum) = error {
-        field.detail = Some(minimum.to_string());
-    }
-    field
 }
 
 /// One field error per attribute, named `attributes.<name>`.

@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
-    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put,
+    ReturnValue, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -18,11 +18,13 @@ use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::records::{self, ClientItem, CodeItem, GuardItem, ProfileItem, SessionItem};
+use super::records::{
+    self, ClientItem, CodeItem, CounterItem, GuardItem, ProfileItem, ResetPointerItem, SessionItem,
+};
 use crate::domain::{ClientId, SessionId, User, UserId};
 use crate::ports::{
-    Account, BoxError, ClientStore, CodeKind, CodeStore, ConfirmOutcome, ServiceClient, Session,
-    SessionStore, StoreError, StoredCode, UserStore,
+    Account, BoxError, ClientStore, CodeKind, CodeStore, ConfirmOutcome, RateStore, ResetOutcome,
+    ServiceClient, Session, SessionStore, StoreError, StoredCode, UserStore,
 };
 use crate::secrets::SecretHash;
 
@@ -31,6 +33,10 @@ type Item = HashMap<String, AttributeValue>;
 /// Transactions that collide with another on the same item are cancelled
 /// with `TransactionConflict`; they are retried this many times.
 const CONFLICT_RETRIES: u32 = 3;
+
+/// `TransactWriteItems` takes at most 100 items; a reset writes three of its
+/// own and ends up to this many sessions in the same transaction.
+const SESSIONS_PER_RESET_TRANSACTION: usize = 97;
 
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
@@ -192,6 +198,51 @@ impl DynamoStore {
         }
     }
 
+    /// The keys of every session item of the user.
+    async fn session_keys(&self, user_id: UserId) -> Result<Vec<Item>, StoreError> {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(records::user_pk(user_id)))
+            .expression_attribute_values(
+                ":prefix",
+                AttributeValue::S(records::SESSION_PREFIX.to_owned()),
+            )
+            .projection_expression("pk, sk")
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(classify)
+    }
+
+    /// The reset code with this hash, if it is live, unspent and its
+    /// account's current one.
+    async fn current_reset_code(
+        &self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<CodeItem>, StoreError> {
+        let Some(code) = self
+            .get::<CodeItem>(records::code_pk(hash), records::CODE)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if code.kind != CodeKind::Reset || !code.is_live(now) || code.used_at.is_some() {
+            return Ok(None);
+        }
+        let pointer = self
+            .get::<ResetPointerItem>(records::user_pk(code.user_id), records::RESET)
+            .await?;
+        Ok(pointer
+            .filter(|pointer| pointer.code_hash == hash.as_str())
+            .map(|_| code))
+    }
+
     async fn find_by_guard(&self, pk: String, sk: &str) -> Result<Option<Account>, StoreError> {
         let Some(guard) = self.get::<GuardItem>(pk, sk).await? else {
             return Ok(None);
@@ -239,6 +290,10 @@ fn timestamp(at: OffsetDateTime) -> Result<AttributeValue, StoreError> {
 }
 
 fn number(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn number_u64(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
@@ -377,6 +432,168 @@ impl CodeStore for DynamoStore {
             Err(_) => Ok(ConfirmOutcome::Invalid),
         }
     }
+
+    async fn add_confirmation_code(&self, code: &StoredCode) -> Result<(), StoreError> {
+        let item = Self::item(
+            records::code_pk(&code.hash),
+            records::CODE,
+            &CodeItem::new(code),
+        )?;
+        match self.transact(vec![self.put_new(item)?]).await? {
+            Ok(()) => Ok(()),
+            Err(reasons) => Err(StoreError::Backend(
+                format!("code not stored: {reasons:?}").into(),
+            )),
+        }
+    }
+
+    async fn replace_reset_code(&self, code: &StoredCode) -> Result<(), StoreError> {
+        let user_pk = records::user_pk(code.user_id);
+        let previous = self
+            .get::<ResetPointerItem>(user_pk.clone(), records::RESET)
+            .await?;
+        let pointer = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(
+                user_pk,
+                records::RESET,
+                &ResetPointerItem::new(code),
+            )?))
+            .build()
+            .map_err(boxed)?;
+        let mut items = vec![
+            self.put_new(Self::item(
+                records::code_pk(&code.hash),
+                records::CODE,
+                &CodeItem::new(code),
+            )?)?,
+            TransactWriteItem::builder().put(pointer).build(),
+        ];
+        // Tidiness only: the pointer is what retires the earlier code, even
+        // if a concurrent request deletes some other one.
+        if let Some(hash) = previous.and_then(|item| SecretHash::from_stored(&item.code_hash)) {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(Self::key(records::code_pk(&hash), records::CODE)))
+                .build()
+                .map_err(boxed)?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(reasons) => Err(StoreError::Backend(
+                format!("reset code not stored: {reasons:?}").into(),
+            )),
+        }
+    }
+
+    async fn find_reset_code(
+        &self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, StoreError> {
+        Ok(self
+            .current_reset_code(hash, now)
+            .await?
+            .map(|code| code.user_id))
+    }
+
+    async fn reset_password(
+        &self,
+        hash: &SecretHash,
+        account: &Account,
+        expected_version: u64,
+        now: OffsetDateTime,
+    ) -> Result<ResetOutcome, StoreError> {
+        let user_id = account.user.id;
+        let spend = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(records::code_pk(hash), records::CODE)))
+            .update_expression("SET used_at = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :now \
+                 AND kind = :reset AND user_id = :user",
+            )
+            .expression_attribute_values(":now", number(now.unix_timestamp()))
+            .expression_attribute_values(":reset", AttributeValue::S("reset".to_owned()))
+            .expression_attribute_values(":user", AttributeValue::S(user_id.to_string()))
+            .build()
+            .map_err(boxed)?;
+        let retire_pointer = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(records::user_pk(user_id), records::RESET)))
+            .condition_expression("code_hash = :hash")
+            .expression_attribute_values(":hash", AttributeValue::S(hash.as_str().to_owned()))
+            .build()
+            .map_err(boxed)?;
+        let profile = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(
+                records::user_pk(user_id),
+                records::PROFILE,
+                &ProfileItem::from_account(account),
+            )?))
+            .condition_expression("#user.version = :version")
+            .expression_attribute_names("#user", "user")
+            .expression_attribute_values(":version", number_u64(expected_version))
+            .build()
+            .map_err(boxed)?;
+        let mut items = vec![
+            TransactWriteItem::builder().update(spend).build(),
+            TransactWriteItem::builder().delete(retire_pointer).build(),
+            TransactWriteItem::builder().put(profile).build(),
+        ];
+        let sessions = self.session_keys(user_id).await?;
+        for key in sessions.iter().take(SESSIONS_PER_RESET_TRANSACTION) {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .build()
+                .map_err(boxed)?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        match self.transact(items).await? {
+            Ok(()) => {}
+            Err(reasons) if failed_at(&reasons, 0) || failed_at(&reasons, 1) => {
+                return Ok(ResetOutcome::InvalidCode);
+            }
+            Err(_) => return Ok(ResetOutcome::ProfileChanged),
+        }
+        // Sessions beyond one transaction's reach, or started while it ran
+        // (with the old password, before it changed), end now.
+        let stragglers = self.end_all_sessions(user_id).await?;
+        Ok(ResetOutcome::Reset {
+            sessions_ended: sessions.len().min(SESSIONS_PER_RESET_TRANSACTION) + stragglers,
+        })
+    }
+}
+
+#[async_trait]
+impl RateStore for DynamoStore {
+    async fn increment_counter(
+        &self,
+        key: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(records::rate_pk(key), records::RATE)))
+            .update_expression(
+                "ADD #count :one SET expires_at = if_not_exists(expires_at, :expires)",
+            )
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(":expires", number(expires_at.unix_timestamp()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(classify)?;
+        let counter: CounterItem = from_item(output.attributes.unwrap_or_default())
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        Ok(counter.count)
+    }
 }
 
 #[async_trait]
@@ -470,27 +687,10 @@ impl SessionStore for DynamoStore {
     }
 
     async fn end_all_sessions(&self, user_id: UserId) -> Result<usize, StoreError> {
-        let pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", AttributeValue::S(records::user_pk(user_id)))
-            .expression_attribute_values(
-                ":prefix",
-                AttributeValue::S(records::SESSION_PREFIX.to_owned()),
-            )
-            .projection_expression("pk, sk")
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(classify)?;
+        let keys = self.session_keys(user_id).await?;
         // A user has a handful of sessions; one delete each keeps every
         // failure visible (BatchWriteItem would hand back unprocessed items).
-        for key in &pages {
+        for key in &keys {
             self.client
                 .delete_item()
                 .table_name(&self.table)
@@ -499,7 +699,7 @@ impl SessionStore for DynamoStore {
                 .await
                 .map_err(classify)?;
         }
-        Ok(pages.len())
+        Ok(keys.len())
     }
 
     async fn get_session(

@@ -13,11 +13,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
-use super::records::{self, ClientItem, CodeItem, GuardItem, ProfileItem, SessionItem};
+use super::records::{
+    self, ClientItem, CodeItem, CounterItem, GuardItem, ProfileItem, ResetPointerItem, SessionItem,
+};
 use crate::domain::{AccountStatus, ClientId, SessionId, User, UserId};
 use crate::ports::{
-    Account, ClientStore, CodeKind, CodeStore, ConfirmOutcome, ServiceClient, Session,
-    SessionStore, StoreError, StoredCode, UserStore,
+    Account, ClientStore, CodeKind, CodeStore, ConfirmOutcome, RateStore, ResetOutcome,
+    ServiceClient, Session, SessionStore, StoreError, StoredCode, UserStore,
 };
 use crate::secrets::SecretHash;
 
@@ -123,6 +125,45 @@ fn exists(
     sk: &str,
 ) -> Result<bool, StoreError> {
     Ok(table.get((pk, sk)).map_err(backend)?.is_some())
+}
+
+/// The sort keys of every session item of the account `pk`.
+fn session_keys(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    pk: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut keys = Vec::new();
+    for entry in table
+        .range((pk, records::SESSION_PREFIX)..)
+        .map_err(backend)?
+    {
+        let (key, _) = entry.map_err(backend)?;
+        let (item_pk, sk) = key.value();
+        if item_pk != pk || !sk.starts_with(records::SESSION_PREFIX) {
+            break;
+        }
+        keys.push(sk.to_owned());
+    }
+    Ok(keys)
+}
+
+/// The reset code with this hash, if it is live, unspent and its account's
+/// current one.
+fn current_reset_code(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    hash: &SecretHash,
+    now: OffsetDateTime,
+) -> Result<Option<CodeItem>, StoreError> {
+    let Some(code) = get::<CodeItem>(table, &records::code_pk(hash), records::CODE)? else {
+        return Ok(None);
+    };
+    if code.kind != CodeKind::Reset || !code.is_live(now) || code.used_at.is_some() {
+        return Ok(None);
+    }
+    let pointer = get::<ResetPointerItem>(table, &records::user_pk(code.user_id), records::RESET)?;
+    Ok(pointer
+        .filter(|pointer| pointer.code_hash == hash.as_str())
+        .map(|_| code))
 }
 
 #[async_trait]
@@ -242,6 +283,118 @@ impl CodeStore for EmbeddedStore {
         })
         .await
     }
+
+    async fn add_confirmation_code(&self, code: &StoredCode) -> Result<(), StoreError> {
+        let (pk, item) = (records::code_pk(&code.hash), CodeItem::new(code));
+        self.write(move |table| {
+            if exists(table, &pk, records::CODE)? {
+                return Err(StoreError::Backend("code already exists".into()));
+            }
+            put(table, &pk, records::CODE, &item)
+        })
+        .await
+    }
+
+    async fn replace_reset_code(&self, code: &StoredCode) -> Result<(), StoreError> {
+        let (code_pk, item) = (records::code_pk(&code.hash), CodeItem::new(code));
+        let (user_pk, pointer) = (records::user_pk(code.user_id), ResetPointerItem::new(code));
+        self.write(move |table| {
+            if exists(table, &code_pk, records::CODE)? {
+                return Err(StoreError::Backend("code already exists".into()));
+            }
+            if let Some(old) = get::<ResetPointerItem>(table, &user_pk, records::RESET)? {
+                let old_hash = SecretHash::from_stored(&old.code_hash)
+                    .ok_or_else(|| StoreError::Corrupt("reset pointer".to_owned()))?;
+                let old_pk = records::code_pk(&old_hash);
+                table
+                    .remove((old_pk.as_str(), records::CODE))
+                    .map_err(backend)?;
+            }
+            put(table, &code_pk, records::CODE, &item)?;
+            put(table, &user_pk, records::RESET, &pointer)
+        })
+        .await
+    }
+
+    async fn find_reset_code(
+        &self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, StoreError> {
+        let hash = hash.clone();
+        self.blocking(move |db| {
+            let read = db.begin_read().map_err(backend)?;
+            let table = read.open_table(ITEMS).map_err(backend)?;
+            Ok(current_reset_code(&table, &hash, now)?.map(|code| code.user_id))
+        })
+        .await
+    }
+
+    async fn reset_password(
+        &self,
+        hash: &SecretHash,
+        account: &Account,
+        expected_version: u64,
+        now: OffsetDateTime,
+    ) -> Result<ResetOutcome, StoreError> {
+        let (code_pk, hash) = (records::code_pk(hash), hash.clone());
+        let profile = ProfileItem::from_account(account);
+        self.write(move |table| {
+            let Some(mut code) = current_reset_code(table, &hash, now)? else {
+                return Ok(ResetOutcome::InvalidCode);
+            };
+            if code.user_id != profile.user.id {
+                return Ok(ResetOutcome::InvalidCode);
+            }
+            let user_pk = records::user_pk(code.user_id);
+            match get::<ProfileItem>(table, &user_pk, records::PROFILE)? {
+                Some(stored) if stored.user.version == expected_version => {}
+                _ => return Ok(ResetOutcome::ProfileChanged),
+            }
+            code.used_at = Some(now.unix_timestamp());
+            put(table, &code_pk, records::CODE, &code)?;
+            table
+                .remove((user_pk.as_str(), records::RESET))
+                .map_err(backend)?;
+            put(table, &user_pk, records::PROFILE, &profile)?;
+            let sessions = session_keys(table, &user_pk)?;
+            for sk in &sessions {
+                table
+                    .remove((user_pk.as_str(), sk.as_str()))
+                    .map_err(backend)?;
+            }
+            Ok(ResetOutcome::Reset {
+                sessions_ended: sessions.len(),
+            })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl RateStore for EmbeddedStore {
+    async fn increment_counter(
+        &self,
+        key: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let pk = records::rate_pk(key);
+        self.write(move |table| {
+            let item = match get::<CounterItem>(table, &pk, records::RATE)? {
+                Some(counter) => CounterItem {
+                    count: counter.count + 1,
+                    ..counter
+                },
+                None => CounterItem {
+                    count: 1,
+                    expires_at: expires_at.unix_timestamp(),
+                },
+            };
+            put(table, &pk, records::RATE, &item)?;
+            Ok(item.count)
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -308,22 +461,11 @@ impl SessionStore for EmbeddedStore {
     async fn end_all_sessions(&self, user_id: UserId) -> Result<usize, StoreError> {
         let pk = records::user_pk(user_id);
         self.write(move |table| {
-            let mut session_keys = Vec::new();
-            for entry in table
-                .range((pk.as_str(), records::SESSION_PREFIX)..)
-                .map_err(backend)?
-            {
-                let (key, _) = entry.map_err(backend)?;
-                let (item_pk, sk) = key.value();
-                if item_pk != pk || !sk.starts_with(records::SESSION_PREFIX) {
-                    break;
-                }
-                session_keys.push(sk.to_owned());
-            }
-            for sk in &session_keys {
+            let sessions = session_keys(table, &pk)?;
+            for sk in &sessions {
                 table.remove((pk.as_str(), sk.as_str())).map_err(backend)?;
             }
-            Ok(session_keys.len())
+            Ok(sessions.len())
         })
         .await
     }

@@ -14,6 +14,13 @@ pub const LOGIN: &str = "LOGIN";
 pub const CODE: &str = "CODE";
 pub const CLIENT: &str = "CLIENT";
 pub const CLIENT_PREFIX: &str = "CLIENT#";
+/// `USER#<id>` / `RESET`: which reset code is the account's current one.
+pub const RESET: &str = "RESET";
+pub const RATE: &str = "RATE";
+
+pub fn rate_pk(key: &str) -> String {
+    format!("RATE#{key}")
+}
 
 pub fn client_pk(id: ClientId) -> String {
     format!("{CLIENT_PREFIX}{id}")
@@ -94,6 +101,32 @@ impl CodeItem {
     pub fn is_live(&self, now: OffsetDateTime) -> bool {
         self.expires_at > now.unix_timestamp()
     }
+}
+
+/// `USER#<id>` / `RESET`: the hash of the account's current reset code, so
+/// asking again retires the earlier code without having to find it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResetPointerItem {
+    pub code_hash: String,
+    /// Epoch seconds, the TTL attribute: gone when its code would be.
+    pub expires_at: i64,
+}
+
+impl ResetPointerItem {
+    pub fn new(code: &StoredCode) -> Self {
+        Self {
+            code_hash: code.hash.as_str().to_owned(),
+            expires_at: code.expires_at.unix_timestamp(),
+        }
+    }
+}
+
+/// `RATE#<key>` / `RATE`: a fixed-window counter.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CounterItem {
+    pub count: u64,
+    /// Epoch seconds, the TTL attribute.
+    pub expires_at: i64,
 }
 
 /// `USER#<id>` / `SESSION#<sid>`.

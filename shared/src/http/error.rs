@@ -4,12 +4,16 @@
 
 use http::StatusCode;
 
+use crate::domain::PasswordError;
 use crate::ports::{BoxError, StoreError};
 use crate::services::clients::ClientTokenError;
 use crate::services::confirm::ConfirmError;
+use crate::services::exists::ExistsError;
+use crate::services::limits::LimitedError;
 use crate::services::login::LoginError;
 use crate::services::passwords::HashError;
 use crate::services::register::RegisterError;
+use crate::services::reset::ResetError;
 use crate::services::sessions::SessionError;
 use crate::tokens::IssueError;
 
@@ -85,6 +89,25 @@ impl FieldError {
             detail: None,
         }
     }
+
+    /// The error of a new password in the field `field`.
+    pub fn password(field: &str, error: PasswordError) -> Self {
+        let mut field = Self::new(
+            field,
+            match error {
+                PasswordError::TooShort(_) => FieldCode::PasswordTooShort,
+                PasswordError::TooLong => FieldCode::PasswordTooLong,
+                // API.md has one code for both: a guessable password.
+                PasswordError::TooCommon | PasswordError::SameAsIdentifier => {
+                    FieldCode::PasswordTooCommon
+                }
+            },
+        );
+        if let PasswordError::TooShort(minimum) = error {
+            field.detail = Some(minimum.to_string());
+        }
+        field
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +126,8 @@ pub enum ApiError {
     LoginTaken,
     #[error("invalid confirmation code")]
     InvalidConfirmationCode,
+    #[error("invalid reset token")]
+    InvalidResetToken,
     #[error("invalid credentials")]
     InvalidCredentials,
     #[error("email not confirmed")]
@@ -121,6 +146,9 @@ pub enum ApiError {
     NotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// Too many requests from this client: `429` with `Retry-After`.
+    #[error("rate limited")]
+    RateLimited { retry_after_seconds: u64 },
     /// A dependency is throttling us: the client may retry after a pause.
     #[error("service unavailable")]
     Unavailable(#[source] BoxError),
@@ -134,7 +162,7 @@ pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 1;
 
 impl ApiError {
     /// Every code, for the message catalogue's completeness test.
-    pub const CODES: [&'static str; 18] = [
+    pub const CODES: [&'static str; 20] = [
         "validation_failed",
         "malformed_body",
         "unsupported_media_type",
@@ -142,6 +170,7 @@ impl ApiError {
         "email_taken",
         "login_taken",
         "invalid_confirmation_code",
+        "invalid_reset_token",
         "invalid_credentials",
         "email_not_confirmed",
         "account_disabled",
@@ -151,6 +180,7 @@ impl ApiError {
         "invalid_scope",
         "not_found",
         "method_not_allowed",
+        "rate_limited",
         "service_unavailable",
         "internal_error",
     ];
@@ -164,6 +194,7 @@ impl ApiError {
             Self::EmailTaken => "email_taken",
             Self::LoginTaken => "login_taken",
             Self::InvalidConfirmationCode => "invalid_confirmation_code",
+            Self::InvalidResetToken => "invalid_reset_token",
             Self::InvalidCredentials => "invalid_credentials",
             Self::EmailNotConfirmed => "email_not_confirmed",
             Self::AccountDisabled => "account_disabled",
@@ -173,6 +204,7 @@ impl ApiError {
             Self::InvalidScope => "invalid_scope",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -183,6 +215,7 @@ impl ApiError {
             Self::Validation(_)
             | Self::MalformedBody
             | Self::InvalidConfirmationCode
+            | Self::InvalidResetToken
             | Self::UnsupportedGrantType
             | Self::InvalidScope => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -194,6 +227,7 @@ impl ApiError {
             Self::EmailNotConfirmed | Self::AccountDisabled => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -293,5 +327,76 @@ impl From<ClientTokenError> for ApiError {
             ClientTokenError::Store(error) => error.into(),
             ClientTokenError::Issue(error) => error.into(),
         }
+    }
+}
+
+impl From<LimitedError> for ApiError {
+    fn from(error: LimitedError) -> Self {
+        match error {
+            LimitedError::RateLimited {
+                retry_after_seconds,
+            } => Self::RateLimited {
+                retry_after_seconds,
+            },
+            LimitedError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<ExistsError> for ApiError {
+    fn from(error: ExistsError) -> Self {
+        match error {
+            // Switched off: indistinguishable from a route that never was.
+            ExistsError::Disabled => Self::NotFound,
+            ExistsError::Limited(error) => error.into(),
+        }
+    }
+}
+
+impl From<ResetError> for ApiError {
+    fn from(error: ResetError) -> Self {
+        match error {
+            ResetError::InvalidToken => Self::InvalidResetToken,
+            ResetError::WeakPassword(error) => {
+                Self::Validation(vec![FieldError::password("password", error)])
+            }
+            ResetError::Hash(error) => error.into(),
+            ResetError::Store(error) => error.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_code_is_listed_for_the_catalogue() {
+        let every_variant = [
+            ApiError::Validation(Vec::new()),
+            ApiError::MalformedBody,
+            ApiError::UnsupportedMediaType,
+            ApiError::PayloadTooLarge,
+            ApiError::EmailTaken,
+            ApiError::LoginTaken,
+            ApiError::InvalidConfirmationCode,
+            ApiError::InvalidResetToken,
+            ApiError::InvalidCredentials,
+            ApiError::EmailNotConfirmed,
+            ApiError::AccountDisabled,
+            ApiError::InvalidToken,
+            ApiError::InvalidClient,
+            ApiError::UnsupportedGrantType,
+            ApiError::InvalidScope,
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed,
+            ApiError::RateLimited {
+                retry_after_seconds: 1,
+            },
+            ApiError::Unavailable("x".into()),
+            ApiError::Internal("x".into()),
+        ];
+        let codes: Vec<&str> = every_variant.iter().map(ApiError::code).collect();
+        assert_eq!(codes, ApiError::CODES);
     }
 }

@@ -55,6 +55,10 @@ fn problem_en(code: &str) -> (&'static str, &'static str) {
             "Invalid confirmation code",
             "The confirmation link is unknown or has expired. Ask for a new one.",
         ),
+        "invalid_reset_token" => (
+            "Invalid reset link",
+            "The password reset link is unknown, expired or already used. Ask for a new one.",
+        ),
         "invalid_credentials" => ("Invalid credentials", "The login or password is incorrect."),
         "email_not_confirmed" => (
             "Email not confirmed",
@@ -78,6 +82,10 @@ fn problem_en(code: &str) -> (&'static str, &'static str) {
         "method_not_allowed" => (
             "Method not allowed",
             "This address does not accept this method.",
+        ),
+        "rate_limited" => (
+            "Too many requests",
+            "Too many requests from this client. Retry after the time in Retry-After.",
         ),
         "service_unavailable" => (
             "Service unavailable",
@@ -117,6 +125,10 @@ fn problem_ru(code: &str) -> (&'static str, &'static str) {
             "Неверный код подтверждения",
             "Ссылка подтверждения неизвестна или устарела. Запросите новую.",
         ),
+        "invalid_reset_token" => (
+            "Недействительная ссылка сброса",
+            "Ссылка для сброса пароля неизвестна, устарела или уже использована. Запросите новую.",
+        ),
         "invalid_credentials" => ("Неверные учётные данные", "Неверный логин или пароль."),
         "email_not_confirmed" => (
             "Адрес не подтверждён",
@@ -141,6 +153,10 @@ fn problem_ru(code: &str) -> (&'static str, &'static str) {
         ),
         "not_found" => ("Не найдено", "По этому адресу ничего нет."),
         "method_not_allowed" => ("Метод не разрешён", "Этот адрес не принимает такой метод."),
+        "rate_limited" => (
+            "Слишком много запросов",
+            "Слишком много запросов с этого адреса. Повторите через время из Retry-After.",
+        ),
         "service_unavailable" => (
             "Сервис недоступен",
             "Сервис перегружен. Повторите попытку чуть позже.",

@@ -27,16 +27,22 @@ pub struct RequestMeta {
     pub locale: Locale,
     pub method: String,
     pub route: String,
+    /// The caller's address as API Gateway saw the connection; never from a
+    /// header the client controls (`X-Forwarded-For`). Requests without a
+    /// context (direct invocations) share the bucket `unknown`.
+    pub client_ip: String,
     started: Instant,
 }
 
 impl RequestMeta {
     pub fn of(request: &Request) -> Self {
-        let (request_id, route) = match request.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(context)) => {
-                (context.request_id.clone(), context.route_key.clone())
-            }
-            _ => (None, None),
+        let (request_id, route, client_ip) = match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(context)) => (
+                context.request_id.clone(),
+                context.route_key.clone(),
+                context.http.source_ip.clone(),
+            ),
+            _ => (None, None, None),
         };
         let accept_language = request
             .headers()
@@ -47,6 +53,7 @@ impl RequestMeta {
             locale: i18n::negotiate(accept_language),
             method: request.method().to_string(),
             route: route.unwrap_or_else(|| request.uri().path().to_owned()),
+            client_ip: client_ip.unwrap_or_else(|| "unknown".to_owned()),
             started: Instant::now(),
         }
     }
@@ -156,6 +163,9 @@ pub fn problem(config: &Config, locale: Locale, error: &ApiError) -> Response<Bo
         ApiError::Unavailable(_) => {
             builder = builder.header(RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECONDS)
         }
+        ApiError::RateLimited {
+            retry_after_seconds,
+        } => builder = builder.header(RETRY_AFTER, *retry_after_seconds),
         _ => {}
     }
     builder

@@ -3,7 +3,7 @@
 use crate::App;
 use crate::domain::UserId;
 use crate::ports::{ConfirmOutcome, StoreError};
-use crate::secrets::SecretHash;
+use crate::secrets::{OneTimeCode, SecretHash};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfirmError {
@@ -16,13 +16,7 @@ pub enum ConfirmError {
 /// Activates the account the code belongs to. Opening the same unexpired link
 /// again succeeds again (idempotent), since mail scanners prefetch links.
 pub async fn confirm_email(app: &App, code: &str) -> Result<UserId, ConfirmError> {
-    // Codes we issue are 43 URL-safe characters; anything else cannot match
-    // and is not worth a store round trip.
-    let plausible = code.len() == 43
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !plausible {
+    if !OneTimeCode::is_plausible(code) {
         return Err(ConfirmError::InvalidCode);
     }
     match app

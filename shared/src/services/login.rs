@@ -78,7 +78,10 @@ pub async fn login(app: &App, credentials: Credentials) -> Result<TokenPair, Log
 
 /// An identifier with `@` is an email, otherwise a login. One that is
 /// neither finds nothing (and still costs a dummy verification).
-async fn find_account(app: &App, identifier: &str) -> Result<Option<Account>, StoreError> {
+pub(crate) async fn find_account(
+    app: &App,
+    identifier: &str,
+) -> Result<Option<Account>, StoreError> {
     if identifier.contains('@') {
         match Email::parse(identifier) {
             Ok(email) => app.store.find_by_email(email.key()).await,

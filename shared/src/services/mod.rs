@@ -3,7 +3,12 @@
 
 pub mod clients;
 pub mod confirm;
+pub mod exists;
+pub mod limits;
 pub mod login;
+pub mod notify;
 pub mod passwords;
 pub mod register;
+pub mod resend;
+pub mod reset;
 pub mod sessions;

@@ -5,6 +5,7 @@ use crate::domain::{AccountStatus, Attributes, Email, Locale, Login, Password, P
 use crate::mail;
 use crate::ports::{Account, CodeKind, StoreError, StoredCode};
 use crate::secrets::OneTimeCode;
+use crate::services::notify;
 use crate::services::passwords::{self, HashError};
 
 /// A registration whose every field has been parsed into its domain type.
@@ -82,15 +83,9 @@ pub async fn register(app: &App, registration: Registration) -> Result<Registere
     app.store.create_user(&account, Some(&stored_code)).await?;
 
     let message = mail::confirmation(&app.config, &account.user, &code);
-    let confirmation_email_sent = match app.mailer.send(&message).await {
-        Ok(()) => true,
-        Err(error) => {
-            // The account stays: losing it over a mail hiccup would be worse,
-            // and the client can resend. The log keeps the cause.
-            tracing::error!(user_id = %account.user.id, error = %error, source = ?std::error::Error::source(&error), "confirmation email not sent");
-            false
-        }
-    };
+    // A mail failure keeps the account: losing it over a mail hiccup would be
+    // worse, the log keeps the cause, and the client can ask for a resend.
+    let confirmation_email_sent = notify::send(app, &account.user, &message, "confirmation").await;
     Ok(Registered {
         user: account.user,
         confirmation_email_sent,

@@ -1,0 +1,62 @@
+//! `POST /v1/password/forgot` (`email` or `login`) and `POST /v1/password/reset`
+//! (`token`, `password`, `password_confirmation`).
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use latchkey::App;
+use latchkey::http::body::FieldValue;
+use latchkey::http::{
+    ApiError, FieldCode, FieldError, RequestMeta, Validator, json_response, parse_fields,
+};
+use latchkey::services::reset::{forgot_password, reset_password};
+use serde_json::json;
+
+/// Always `202 {email}` (the identifier as sent), whether or not an
+/// account has it.
+pub async fn forgot(
+    app: &App,
+    meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    let fields = parse_fields(&request)?;
+    let mut check = Validator::default();
+    let identifier = check.required(
+        "email",
+        fields.first_text(&["email", "login"]),
+        FieldCode::InvalidValue,
+        |text| Ok(text.trim().to_owned()),
+    );
+    let identifier = check.finish_with(|| identifier)?;
+    forgot_password(app, &meta.client_ip, &identifier).await?;
+    json_response(StatusCode::ACCEPTED, &json!({ "email": identifier }))
+}
+
+pub async fn reset(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+    let fields = parse_fields(&request)?;
+    let mut check = Validator::default();
+    let token = check.required(
+        "token",
+        fields.text("token"),
+        FieldCode::InvalidValue,
+        |text| Ok(text.trim().to_owned()),
+    );
+    // The policy check needs the account's email and login, so it runs in
+    // the service once the token has named the account.
+    let password = check.required(
+        "password",
+        fields.text("password"),
+        FieldCode::InvalidValue,
+        |text| Ok(text.to_owned()),
+    );
+    match (fields.text("password_confirmation"), &password) {
+        (FieldValue::Absent, _) | (_, None) => {}
+        (FieldValue::Text(confirmation), Some(password)) if confirmation == password => {}
+        _ => check.push(FieldError::new(
+            "password_confirmation",
+            FieldCode::PasswordMismatch,
+        )),
+    }
+    let (token, password) = check.finish_with(|| Some((token?, password?)))?;
+    let user_id = reset_password(app, &token, &password).await?;
+    json_response(StatusCode::OK, &json!({ "user_id": user_id.to_string() }))
+}

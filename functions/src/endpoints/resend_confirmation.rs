@@ -1,0 +1,29 @@
+//! `POST /v1/users/confirm/resend`: `email`. Always `202 {email}`, so the
+//! answer says nothing about the address.
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use latchkey::App;
+use latchkey::http::{ApiError, FieldCode, RequestMeta, Validator, json_response, parse_fields};
+use latchkey::services::resend::resend_confirmation;
+use serde_json::json;
+
+use super::register::parse_email;
+
+pub async fn handle(
+    app: &App,
+    meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    let fields = parse_fields(&request)?;
+    let mut check = Validator::default();
+    let email = check.required(
+        "email",
+        fields.text("email"),
+        FieldCode::InvalidEmail,
+        |text| parse_email(text.trim()),
+    );
+    let email = check.finish_with(|| email)?;
+    resend_confirmation(app, &meta.client_ip, &email).await?;
+    json_response(StatusCode::ACCEPTED, &json!({ "email": email.as_str() }))
+}

@@ -1,0 +1,99 @@
+//! Fixed-window rate limits over the store's counters, so every Lambda
+//! instance counts together.
+
+use time::OffsetDateTime;
+
+use crate::App;
+use crate::config::RateLimit;
+use crate::ports::StoreError;
+use crate::secrets::SecretHash;
+
+/// What one counted event may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    /// Over the limit until the window ends, this many seconds from now.
+    Limited {
+        retry_after_seconds: u64,
+    },
+}
+
+/// What is being limited; part of the counter's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Emails sent to one address.
+    EmailsToAddress,
+    /// Forgot and resend requests from one client IP.
+    EmailRequestsFromIp,
+    /// Email-exists checks from one client IP.
+    ExistsChecksFromIp,
+}
+
+impl Scope {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::EmailsToAddress => "mail-address",
+            Self::EmailRequestsFromIp => "mail-ip",
+            Self::ExistsChecksFromIp => "exists-ip",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LimitedError {
+    #[error("too many requests; retry after {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Counts one event and refuses it when over the limit.
+pub async fn enforce(
+    app: &App,
+    scope: Scope,
+    subject: &str,
+    limit: RateLimit,
+) -> Result<(), LimitedError> {
+    match count(app, scope, subject, limit).await? {
+        Verdict::Allowed => Ok(()),
+        Verdict::Limited {
+            retry_after_seconds,
+        } => {
+            tracing::warn!(scope = scope.as_str(), retry_after_seconds, "rate limited");
+            Err(LimitedError::RateLimited {
+                retry_after_seconds,
+            })
+        }
+    }
+}
+
+/// Counts one event of `scope` for `subject` (an address key or an IP) and
+/// says whether it is within `limit`.
+pub async fn count(
+    app: &App,
+    scope: Scope,
+    subject: &str,
+    limit: RateLimit,
+) -> Result<Verdict, StoreError> {
+    let now = app.clock.now();
+    let window = limit.window.as_secs().max(1);
+    let now_seconds = u64::try_from(now.unix_timestamp()).unwrap_or_default();
+    let window_start = now_seconds - now_seconds % window;
+    let window_end = window_start + window;
+    // The subject is hashed: counters need not keep addresses or IPs.
+    let key = format!(
+        "{}#{}#{window_start}",
+        scope.as_str(),
+        SecretHash::of(subject).as_str()
+    );
+    let expires_at =
+        OffsetDateTime::from_unix_timestamp(i64::try_from(window_end).unwrap_or(i64::MAX))
+            .unwrap_or(now);
+    let count = app.store.increment_counter(&key, expires_at).await?;
+    if count <= limit.max {
+        return Ok(Verdict::Allowed);
+    }
+    Ok(Verdict::Limited {
+        retry_after_seconds: (window_end - now_seconds).max(1),
+    })
+}

@@ -1,0 +1,46 @@
+//! `POST /v1/users/confirm/resend`: a new confirmation email for a waiting
+//! account. The caller learns nothing: every address gets the same answer.
+
+use crate::App;
+use crate::domain::{AccountStatus, Email};
+use crate::mail;
+use crate::ports::{CodeKind, StoredCode};
+use crate::secrets::OneTimeCode;
+use crate::services::limits::{self, LimitedError, Scope};
+use crate::services::notify;
+
+pub async fn resend_confirmation(
+    app: &App,
+    client_ip: &str,
+    email: &Email,
+) -> Result<(), LimitedError> {
+    limits::enforce(
+        app,
+        Scope::EmailRequestsFromIp,
+        client_ip,
+        app.config.email_request_limit_per_ip,
+    )
+    .await?;
+    let Some(account) = app.store.find_by_email(email.key()).await? else {
+        return Ok(());
+    };
+    let user = account.user;
+    if user.status != AccountStatus::Waiting || user.email_confirmed {
+        return Ok(());
+    }
+    if !notify::within_address_limit(app, &user, "confirmation").await? {
+        return Ok(());
+    }
+    let code = OneTimeCode::generate();
+    app.store
+        .add_confirmation_code(&StoredCode {
+            hash: code.hash(),
+            kind: CodeKind::Confirm,
+            user_id: user.id,
+            expires_at: app.clock.now() + app.config.confirmation_code_ttl,
+        })
+        .await?;
+    let message = mail::confirmation(&app.config, &user, &code);
+    notify::send(app, &user, &message, "confirmation").await;
+    Ok(())
+}
