@@ -198,6 +198,66 @@ mod tests {
     }
 
     #[test]
+    fn every_kind_renders_in_every_locale_as_subject_text_and_html() {
+        for locale in [Locale::En, Locale::Ru] {
+            let user = user(locale);
+            let code = OneTimeCode::generate();
+            let messages = [
+                confirmation(&config(), &user, &code),
+                password_reset(&config(), &user, &code),
+                password_changed(&user, OffsetDateTime::UNIX_EPOCH),
+            ];
+            assert_eq!(messages.len(), KINDS.len());
+            for message in &messages {
+                assert!(!message.subject.is_empty(), "{locale:?}: {message:?}");
+                assert!(
+                    message.text.contains("Ann <b>"),
+                    "{locale:?}: {}",
+                    message.text
+                );
+                assert!(
+                    message
+                        .html
+                        .contains(&format!("lang=\"{}\"", locale.as_str()))
+                );
+            }
+            let english_or_not = messages[1].text.contains("Someone asked");
+            assert_eq!(english_or_not, locale == Locale::En);
+        }
+    }
+
+    #[test]
+    fn the_reset_email_carries_the_code_in_the_fragment_of_the_reset_page() {
+        let code = OneTimeCode::generate();
+        let message = password_reset(&config(), &user(Locale::En), &code);
+        let link = format!(
+            "https://auth.example.com/base/reset-password#token={}",
+            code.as_str()
+        );
+        assert_eq!(message.subject, "Reset your password");
+        assert!(message.text.contains(&link), "{}", message.text);
+        assert!(
+            message.html.contains(&format!("href=\"{link}\"")),
+            "{}",
+            message.html
+        );
+        assert!(message.text.contains("60 minutes"));
+        assert_eq!(message.link.as_deref(), Some(link.as_str()));
+    }
+
+    #[test]
+    fn the_password_changed_notice_names_the_time_and_has_no_link() {
+        let message = password_changed(&user(Locale::Ru), OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(message.subject, "Ваш пароль изменён");
+        assert!(
+            message.text.contains("1970-01-01T00:00:00Z"),
+            "{}",
+            message.text
+        );
+        assert_eq!(message.link, None);
+    }
+
+    #[test]
     fn a_russian_account_gets_a_russian_email() {
         let message = confirmation(&config(), &user(Locale::Ru), &OneTimeCode::generate());
         assert_eq!(message.subject, "Подтвердите адрес электронной почты");

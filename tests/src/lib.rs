@@ -79,17 +79,23 @@ impl TestApp {
     /// On DynamoDB, SES and KMS emulated by `moto_server`, with a table and a
     /// key of its own so tests do not share state.
     pub async fn on_moto() -> Self {
+        Self::on_moto_with(&[]).await
+    }
+
+    pub async fn on_moto_with(pairs: &[(&str, &str)]) -> Self {
         let moto = moto();
         let unique = uuid::Uuid::new_v4().simple().to_string();
         let table = format!("latchkey-{unique}");
         let alias = format!("alias/latchkey-{unique}");
+        let mut settings = settings(&[("TABLE_NAME", &table), ("KMS_KEY_ID", &alias)]);
+        settings.extend(self::settings(pairs));
         let options = Options {
             address: any_port(),
             backend: Backend::Aws {
                 sdk: Box::new(moto.sdk_config().await),
                 bootstrap: true,
             },
-            settings: settings(&[("TABLE_NAME", &table), ("KMS_KEY_ID", &alias)]),
+            settings,
             read_env: false,
         };
         let server = start(options)
@@ -178,22 +184,55 @@ impl TestApp {
             .unwrap()
     }
 
-    /// The confirmation link of the latest email sent to `address`.
+    /// The link of the latest confirmation email sent to `address`.
     pub async fn confirmation_link(&self, address: &str) -> String {
+        self.latest_link(address, "/v1/users/confirm/").await
+    }
+
+    /// The link of the latest password-reset email sent to `address`.
+    pub async fn reset_link(&self, address: &str) -> String {
+        self.latest_link(address, "#token=").await
+    }
+
+    async fn latest_link(&self, address: &str, marker: &str) -> String {
         let bodies = self.emails_to(address).await;
-        let body = bodies
-            .last()
-            .unwrap_or_else(|| panic!("no email was sent to {address}"));
-        find_link(body, "/v1/users/confirm/")
-            .unwrap_or_else(|| panic!("no confirmation link in:\n{body}"))
+        bodies
+            .iter()
+            .rev()
+            .find_map(|body| find_link(body, marker))
+            .unwrap_or_else(|| panic!("no email with {marker} was sent to {address}: {bodies:?}"))
     }
 
     /// Bodies of the emails sent to `address`, oldest first: the text part
     /// from the outbox, the stored (HTML) body from the emulator.
     pub async fn emails_to(&self, address: &str) -> Vec<String> {
+        self.messages_to(address)
+            .await
+            .into_iter()
+            .map(|message| message.body)
+            .collect()
+    }
+
+    /// The emails sent to `address`, oldest first.
+    pub async fn messages_to(&self, address: &str) -> Vec<SentEmail> {
         match &self.mail {
             MailSource::Outbox(folder) => outbox_emails(folder, address),
             MailSource::Moto(endpoint) => moto_emails(endpoint, address).await,
+        }
+    }
+
+    /// The code of the latest password-reset email sent to `address`.
+    pub async fn reset_token(&self, address: &str) -> String {
+        let link = self.reset_link(address).await;
+        let (_, token) = link.split_once("#token=").unwrap();
+        token.to_owned()
+    }
+
+    /// The outbox folder (embedded mode only), for tests that break it.
+    pub fn outbox_folder(&self) -> Option<&Path> {
+        match &self.mail {
+            MailSource::Outbox(folder) => Some(folder),
+            MailSource::Moto(_) => None,
         }
     }
 
@@ -219,20 +258,30 @@ fn sorted_files(folder: &Path) -> Vec<PathBuf> {
     files
 }
 
-fn outbox_emails(folder: &Path, address: &str) -> Vec<String> {
+/// One sent email as a test sees it.
+#[derive(Debug, Clone)]
+pub struct SentEmail {
+    pub subject: String,
+    /// The text part (outbox) or the stored body (the emulator keeps HTML).
+    pub body: String,
+}
+
+fn outbox_emails(folder: &Path, address: &str) -> Vec<SentEmail> {
     sorted_files(folder)
         .into_iter()
         .filter_map(|path| {
             let bytes = std::fs::read(&path).unwrap();
             let message = mail_parser::MessageParser::default().parse(&bytes)?;
             let to = message.to()?.first()?.address()?.to_owned();
-            (to.eq_ignore_ascii_case(address))
-                .then(|| message.body_text(0).unwrap_or_default().into_owned())
+            (to.eq_ignore_ascii_case(address)).then(|| SentEmail {
+                subject: message.subject().unwrap_or_default().to_owned(),
+                body: message.body_text(0).unwrap_or_default().into_owned(),
+            })
         })
         .collect()
 }
 
-async fn moto_emails(endpoint: &str, address: &str) -> Vec<String> {
+async fn moto_emails(endpoint: &str, address: &str) -> Vec<SentEmail> {
     let state: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
         .await
         .unwrap()
@@ -248,7 +297,12 @@ async fn moto_emails(endpoint: &str, address: &str) -> Vec<String> {
                 .as_array()
                 .is_some_and(|to| to.iter().any(|entry| entry.as_str() == Some(address)))
         })
-        .filter_map(|message| message["body"].as_str().map(str::to_owned))
+        .filter_map(|message| {
+            Some(SentEmail {
+                subject: message["subject"].as_str()?.to_owned(),
+                body: message["body"].as_str()?.to_owned(),
+            })
+        })
         .collect()
 }
 
@@ -299,50 +353,67 @@ impl Moto {
     }
 }
 
-fn moto_binary() -> Result<PathBuf, String> {
+/// The Python that has moto installed: beside `$MOTO_SERVER` if set, else
+/// the project's tools venv, else `python3` on the `PATH`.
+fn moto_python() -> Result<PathBuf, String> {
+    let beside = |moto_server: &Path| {
+        let bin = moto_server.parent()?;
+        ["python3", "python"]
+            .into_iter()
+            .map(|name| bin.join(name))
+            .find(|candidate| candidate.exists())
+    };
     if let Ok(path) = std::env::var("MOTO_SERVER") {
-        return Ok(PathBuf::from(path));
+        return beside(Path::new(&path))
+            .ok_or_else(|| format!("no python beside MOTO_SERVER={path}"));
     }
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let tools = workspace.join(".tools/venv/bin/moto_server");
-    if tools.exists() {
-        return Ok(tools);
+    if let Some(python) = beside(&workspace.join(".tools/venv/bin/moto_server")) {
+        return Ok(python);
     }
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("moto_server"))
-        .find(|candidate| candidate.exists())
-        .ok_or_else(|| {
-            "moto_server not found. Run ./scripts/test.sh (it installs the pinned tools into .tools/), \
-             or `pip install 'moto[server]==5.2.1'`, or set MOTO_SERVER to its path."
-                .to_owned()
-        })
+    let has_moto = Command::new("python3")
+        .args(["-c", "import moto.server"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if has_moto {
+        return Ok(PathBuf::from("python3"));
+    }
+    Err(
+        "moto is not installed. Run ./scripts/test.sh (it installs the pinned tools into \
+         .tools/), or `pip install 'moto[server]==5.2.1'`, or set MOTO_SERVER to the \
+         moto_server of a venv that has it."
+            .to_owned(),
+    )
 }
 
 fn start_moto() -> Result<Moto, String> {
-    let binary = moto_binary()?;
+    let python = moto_python()?;
+    // moto_server, but serving one request at a time: see the script.
+    let script_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("moto_serial.py");
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| e.to_string())?
         .port();
     let log = std::env::temp_dir().join(format!("latchkey-moto-{port}.log"));
     // The watchdog ends the emulator when this process (the test binary) is gone.
-    let script = r#""$0" -H 127.0.0.1 -p "$1" >"$3" 2>&1 & child=$!
+    let script = r#""$0" "$4" -H 127.0.0.1 -p "$1" >"$3" 2>&1 & child=$!
 while kill -0 "$2" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 1; done
 kill "$child" 2>/dev/null"#;
     Command::new("sh")
         .arg("-c")
         .arg(script)
-        .arg(&binary)
+        .arg(&python)
         .arg(port.to_string())
         .arg(std::process::id().to_string())
         .arg(&log)
+        .arg(&script_path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|error| format!("cannot start {}: {error}", binary.display()))?;
+        .map_err(|error| format!("cannot start {}: {error}", python.display()))?;
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {

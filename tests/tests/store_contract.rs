@@ -9,7 +9,8 @@ use latchkey::adapters::dynamodb::DynamoStore;
 use latchkey::adapters::embedded::EmbeddedStore;
 use latchkey::domain::{AccountStatus, ClientId, Email, Login, SessionId, User, UserId};
 use latchkey::ports::{
-    Account, CodeKind, ConfirmOutcome, ServiceClient, Session, Store, StoreError, StoredCode,
+    Account, CodeKind, ConfirmOutcome, ResetOutcome, ServiceClient, Session, Store, StoreError,
+    StoredCode,
 };
 use latchkey::secrets::OneTimeCode;
 use time::OffsetDateTime;
@@ -513,6 +514,214 @@ async fn service_clients_round_trip_rotate_and_delete(subject: Subject) {
     assert_eq!(store.list_clients().await.unwrap(), vec![reports]);
 }
 
+fn reset_code_for(account: &Account, lifetime: Duration) -> (OneTimeCode, StoredCode) {
+    let (code, stored) = confirmation_for(account, lifetime);
+    (
+        code,
+        StoredCode {
+            kind: CodeKind::Reset,
+            ..stored
+        },
+    )
+}
+
+async fn start_session_for(store: &dyn Store, user_id: UserId) -> SessionId {
+    let now = OffsetDateTime::now_utc();
+    let session = Session {
+        id: SessionId::new(),
+        user_id,
+        refresh_hash: OneTimeCode::generate().hash(),
+        previous_hash: None,
+        rotated_at: None,
+        generation: 0,
+        remember_me: false,
+        created_at: now,
+        expires_at: now + Duration::from_secs(3600),
+    };
+    store.start_session(&session, now).await.unwrap();
+    session.id
+}
+
+/// The account as a reset would write it: a new password hash, version + 1.
+fn after_reset(stored: &User, now: OffsetDateTime) -> Account {
+    Account {
+        user: User {
+            status: AccountStatus::Active,
+            email_confirmed: true,
+            updated_at: now.replace_nanosecond(0).unwrap(),
+            version: stored.version + 1,
+            ..stored.clone()
+        },
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaG5ld2hhc2g".to_owned(),
+    }
+}
+
+async fn a_new_reset_code_retires_the_previous_one(subject: Subject) {
+    let store = subject.store;
+    let created = account("reset.replace@example.com", None);
+    store.create_user(&created, None).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    let (first, first_stored) = reset_code_for(&created, Duration::from_secs(3600));
+    store.replace_reset_code(&first_stored).await.unwrap();
+    assert_eq!(
+        store.find_reset_code(&first.hash(), now).await.unwrap(),
+        Some(created.user.id)
+    );
+    let (second, second_stored) = reset_code_for(&created, Duration::from_secs(3600));
+    store.replace_reset_code(&second_stored).await.unwrap();
+    assert_eq!(
+        store.find_reset_code(&first.hash(), now).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.find_reset_code(&second.hash(), now).await.unwrap(),
+        Some(created.user.id)
+    );
+    // A confirmation code is not a reset code.
+    let (confirm, confirm_stored) = confirmation_for(&created, Duration::from_secs(3600));
+    store.add_confirmation_code(&confirm_stored).await.unwrap();
+    assert_eq!(
+        store.find_reset_code(&confirm.hash(), now).await.unwrap(),
+        None
+    );
+    // Nor is an expired one.
+    let later = now + Duration::from_secs(3601);
+    assert_eq!(
+        store.find_reset_code(&second.hash(), later).await.unwrap(),
+        None
+    );
+}
+
+async fn a_reset_spends_its_code_writes_the_profile_and_ends_every_session(subject: Subject) {
+    let store = subject.store;
+    let created = account("reset.spend@example.com", None);
+    store.create_user(&created, None).await.unwrap();
+    let sessions = [
+        start_session_for(store.as_ref(), created.user.id).await,
+        start_session_for(store.as_ref(), created.user.id).await,
+    ];
+    let (code, stored) = reset_code_for(&created, Duration::from_secs(3600));
+    store.replace_reset_code(&stored).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    let current = store.get_user(created.user.id).await.unwrap().unwrap();
+    let updated = after_reset(&current, now);
+
+    // A stale version writes nothing and leaves the code usable.
+    assert_eq!(
+        store
+            .reset_password(&code.hash(), &updated, current.version - 1, now)
+            .await
+            .unwrap(),
+        ResetOutcome::ProfileChanged
+    );
+    assert_eq!(
+        store.find_reset_code(&code.hash(), now).await.unwrap(),
+        Some(created.user.id)
+    );
+    assert_eq!(
+        store.get_user(created.user.id).await.unwrap().unwrap(),
+        current
+    );
+
+    assert_eq!(
+        store
+            .reset_password(&code.hash(), &updated, current.version, now)
+            .await
+            .unwrap(),
+        ResetOutcome::Reset { sessions_ended: 2 }
+    );
+    let stored_account = store
+        .find_by_email(created.user.email.key())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored_account.user, updated.user);
+    assert_eq!(stored_account.password_hash, updated.password_hash);
+    for session in sessions {
+        assert_eq!(
+            store
+                .get_session(created.user.id, session, now)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    // Spent: neither found nor spendable again.
+    assert_eq!(
+        store.find_reset_code(&code.hash(), now).await.unwrap(),
+        None
+    );
+    let again = after_reset(&updated.user, now);
+    assert_eq!(
+        store
+            .reset_password(&code.hash(), &again, updated.user.version, now)
+            .await
+            .unwrap(),
+        ResetOutcome::InvalidCode
+    );
+}
+
+async fn concurrent_resets_with_one_code_let_exactly_one_win(subject: Subject) {
+    let store = subject.store;
+    let created = account("reset.race@example.com", None);
+    store.create_user(&created, None).await.unwrap();
+    let (code, stored) = reset_code_for(&created, Duration::from_secs(3600));
+    store.replace_reset_code(&stored).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    let current = store.get_user(created.user.id).await.unwrap().unwrap();
+    let attempts: Vec<_> = (0..10)
+        .map(|_| {
+            let (store, hash, updated) =
+                (Arc::clone(&store), code.hash(), after_reset(&current, now));
+            let version = current.version;
+            tokio::spawn(async move {
+                store
+                    .reset_password(&hash, &updated, version, now)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut wins = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            ResetOutcome::Reset { .. } => wins += 1,
+            ResetOutcome::InvalidCode | ResetOutcome::ProfileChanged => {}
+        }
+    }
+    assert_eq!(wins, 1);
+}
+
+async fn counters_count_per_key(subject: Subject) {
+    let store = subject.store;
+    let expires_at = OffsetDateTime::now_utc() + Duration::from_secs(60);
+    let key = format!("test#{}", uuid::Uuid::new_v4().simple());
+    for expected in 1..=3 {
+        assert_eq!(
+            store.increment_counter(&key, expires_at).await.unwrap(),
+            expected
+        );
+    }
+    let other = format!("{key}-other");
+    assert_eq!(
+        store.increment_counter(&other, expires_at).await.unwrap(),
+        1
+    );
+    // Concurrent increments are atomic: none is lost.
+    let increments: Vec<_> = (0..10)
+        .map(|_| {
+            let (store, key) = (Arc::clone(&store), key.clone());
+            tokio::spawn(async move { store.increment_counter(&key, expires_at).await.unwrap() })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for increment in increments {
+        seen.push(increment.await.unwrap());
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (4..=13).collect::<Vec<u64>>());
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod embedded_store {
@@ -536,4 +745,8 @@ contract!(
     concurrent_rotations_of_one_hash_let_exactly_one_win,
     sessions_end_one_at_a_time_or_all_at_once,
     service_clients_round_trip_rotate_and_delete,
+    a_new_reset_code_retires_the_previous_one,
+    a_reset_spends_its_code_writes_the_profile_and_ends_every_session,
+    concurrent_resets_with_one_code_let_exactly_one_win,
+    counters_count_per_key,
 );
