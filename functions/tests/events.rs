@@ -10,7 +10,7 @@ use lambda_http::{Body, RequestExt};
 use latchkey::adapters::embedded::EmbeddedStore;
 use latchkey::adapters::local_key::LocalKeySigner;
 use latchkey::adapters::outbox::OutboxMailer;
-use latchkey::domain::{Email, Password, User};
+use latchkey::domain::{Email, Password, User, UserId};
 use latchkey::ports::{Account, CodeKind, SigningAlgorithm, StoredCode};
 use latchkey::secrets::SecretHash;
 use latchkey::services::passwords;
@@ -20,6 +20,8 @@ use serde_json::Value;
 
 /// The code in `events/confirm-*.json`.
 const SAMPLE_CODE: &str = "Zt0sWk0k7vRr2m9Qy3vX1bN6cJ8hP4aL5eD2fG7hK9s";
+/// Grace's id, in `events/get-user.json`.
+const GRACE_ID: &str = "0193a7c2-5b1e-7d4a-9c3f-2e8b6d1f4a70";
 /// The token in `events/reset-password*.json`.
 const SAMPLE_RESET_TOKEN: &str = "Qm7xR2kV9pL4sT8wY1zA6bC3dE5fG0hJ2kN4mP6rS8u";
 
@@ -66,6 +68,15 @@ const EXPECTED: &[(&str, u16, Option<&str>)] = &[
     ("public-key", 200, None),
     ("jwks", 200, None),
     ("openid-configuration", 200, None),
+    ("me", 401, Some("invalid_token")),
+    ("update-me", 401, Some("invalid_token")),
+    ("change-password", 401, Some("invalid_token")),
+    ("add-address", 401, Some("invalid_token")),
+    ("delete-address", 401, Some("invalid_token")),
+    ("admin-update-user", 401, Some("invalid_token")),
+    // Grace's profile is private: anyone else sees `{id}` alone.
+    ("get-user", 200, None),
+    ("get-user-unknown", 404, Some("user_not_found")),
     // Last: after `forgot-password` has replaced any earlier reset code, the
     // sample token is seeded as grace's current one, and the reset events
     // use it (the last one changes grace's password).
@@ -112,9 +123,12 @@ async fn app(folder: &Path) -> App {
 
 /// The account the confirm, login and reset events are about: waiting, with
 /// the sample code as its confirmation code.
-async fn seed_grace(app: &App) -> latchkey::domain::UserId {
+async fn seed_grace(app: &App) -> UserId {
     let now = time::OffsetDateTime::now_utc();
-    let user = User::new(Email::parse("grace@example.com").unwrap(), now);
+    let user = User {
+        id: UserId::parse(GRACE_ID).unwrap(),
+        ..User::new(Email::parse("grace@example.com").unwrap(), now)
+    };
     let user_id = user.id;
     let password = Password::candidate("correct horse battery staple").unwrap();
     let password_hash = passwords::hash(password, app.config.argon2).await.unwrap();
@@ -138,7 +152,7 @@ async fn seed_grace(app: &App) -> latchkey::domain::UserId {
 }
 
 /// Makes the sample reset token grace's current reset code.
-async fn seed_reset_token(app: &App, user_id: latchkey::domain::UserId) {
+async fn seed_reset_token(app: &App, user_id: UserId) {
     let code = StoredCode {
         hash: SecretHash::of(SAMPLE_RESET_TOKEN),
         kind: CodeKind::Reset,
@@ -178,6 +192,13 @@ async fn every_sample_event_gets_its_documented_answer_through_its_handler() {
             };
             let body: Value = serde_json::from_str(body).unwrap();
             assert_eq!(body["code"], *code, "{name}");
+        }
+        if *name == "get-user" {
+            let Body::Text(body) = response.body() else {
+                panic!("{name}: no body")
+            };
+            let body: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(body, serde_json::json!({"user": {"id": GRACE_ID}}));
         }
         if route.endpoint == Endpoint::Status {
             // The request id of a Lambda response is API Gateway's.

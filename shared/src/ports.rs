@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::domain::{ClientId, SessionId, User, UserId};
+use crate::domain::{ClientId, Login, SessionId, User, UserId};
 use crate::secrets::SecretHash;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -62,6 +62,41 @@ pub enum ConfirmOutcome {
     Invalid,
 }
 
+/// Which sessions a profile change ends, in the same transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndSessions {
+    None,
+    All,
+    /// Every session but the caller's (a password change).
+    AllExcept(SessionId),
+}
+
+/// A change to an account, written as one conditional transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct ProfileChange<'a> {
+    /// The account as it is to be stored, its version already bumped.
+    pub user: &'a User,
+    /// The version it was read at: the write happens only if that is still
+    /// the stored one, so concurrent edits never overwrite each other.
+    pub expected_version: u64,
+    /// The login it was read with; the login guard moves when `user.login`
+    /// differs, and a login another account holds is `StoreError::LoginTaken`.
+    pub previous_login: Option<&'a Login>,
+    /// A new argon2id hash, when the password changes.
+    pub password_hash: Option<&'a str>,
+    pub end_sessions: EndSessions,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    Saved {
+        sessions_ended: usize,
+    },
+    /// The stored version is not the expected one, or the account is gone:
+    /// nothing written; read again.
+    Stale,
+}
+
 /// What a password reset did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResetOutcome {
@@ -106,6 +141,13 @@ pub trait UserStore: Send + Sync {
     async fn find_by_login(&self, login_key: &str) -> Result<Option<Account>, StoreError>;
 
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// The user with the password hash, by id.
+    async fn get_account(&self, id: UserId) -> Result<Option<Account>, StoreError>;
+
+    /// Writes a change of the profile (and of the login guard, the password
+    /// hash and the sessions it ends) in one conditional transaction.
+    async fn update_profile(&self, change: ProfileChange<'_>) -> Result<ChangeOutcome, StoreError>;
 }
 
 #[async_trait]

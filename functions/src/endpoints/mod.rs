@@ -6,18 +6,21 @@ use latchkey::http::{ApiError, RequestMeta};
 
 use crate::Endpoint;
 
+pub mod addresses;
 pub mod client_token;
 pub mod confirm;
 pub mod email_exists;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod me;
 pub mod password_reset;
 pub mod refresh;
 pub mod register;
 pub mod resend_confirmation;
 pub mod status;
 pub mod token_info;
+pub mod users;
 
 pub async fn call(
     endpoint: Endpoint,
@@ -33,6 +36,13 @@ pub async fn call(
         Endpoint::EmailExists => email_exists::handle(app, meta, request).await,
         Endpoint::ForgotPassword => password_reset::forgot(app, meta, request).await,
         Endpoint::ResetPassword => password_reset::reset(app, request).await,
+        Endpoint::Me => me::get(app, request).await,
+        Endpoint::UpdateMe => me::patch(app, request).await,
+        Endpoint::ChangePassword => me::password(app, request).await,
+        Endpoint::AddAddress => addresses::add(app, request).await,
+        Endpoint::DeleteAddress => addresses::delete(app, request).await,
+        Endpoint::GetUser => users::get(app, request).await,
+        Endpoint::AdminUpdateUser => users::admin_patch(app, request).await,
         Endpoint::Login => login::handle(app, request).await,
         Endpoint::Refresh => refresh::handle(app, request).await,
         Endpoint::Logout => logout::handle(app, request).await,

@@ -4,9 +4,7 @@ use http::StatusCode;
 use http::header::LOCATION;
 use lambda_http::{Body, Request, Response};
 use latchkey::App;
-use latchkey::domain::{
-    AttributeError, Attributes, Email, EmailError, Locale, Login, Password, PersonName,
-};
+use latchkey::domain::{Attributes, Email, EmailError, Locale, Login, Password, PersonName};
 use latchkey::http::body::FieldValue;
 use latchkey::http::views::UserView;
 use latchkey::http::{
@@ -94,7 +92,7 @@ fn parse_registration(
             Err(errors) => {
                 errors
                     .into_iter()
-                    .map(attribute_error)
+                    .map(FieldError::attribute)
                     .for_each(|error| check.push(error));
                 None
             }
@@ -154,20 +152,4 @@ pub fn parse_email(text: &str) -> Result<Email, FieldError> {
         };
         FieldError::new("email", code)
     })
-}
-
-/// One field error per attribute, named `attributes.<name>`.
-fn attribute_error(error: AttributeError) -> FieldError {
-    let (name, code) = match error {
-        AttributeError::NotAnObject => {
-            return FieldError::new("attributes", FieldCode::InvalidAttribute);
-        }
-        AttributeError::Missing(name) => (name, FieldCode::Required),
-        AttributeError::Undeclared(name) | AttributeError::WrongType(name) => {
-            (name, FieldCode::InvalidAttribute)
-        }
-    };
-    let mut field = FieldError::new(format!("attributes.{name}"), code);
-    field.detail = Some(name);
-    field
 }

@@ -14,17 +14,18 @@ use aws_sdk_dynamodb::types::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_attribute_value, to_item};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::records::{
     self, ClientItem, CodeItem, CounterItem, GuardItem, ProfileItem, ResetPointerItem, SessionItem,
 };
-use crate::domain::{ClientId, SessionId, User, UserId};
+use crate::domain::{ClientId, Login, SessionId, User, UserId};
 use crate::ports::{
-    Account, BoxError, ClientStore, CodeKind, CodeStore, ConfirmOutcome, RateStore, ResetOutcome,
-    ServiceClient, Session, SessionStore, StoreError, StoredCode, UserStore,
+    Account, BoxError, ChangeOutcome, ClientStore, CodeKind, CodeStore, ConfirmOutcome,
+    EndSessions, ProfileChange, RateStore, ResetOutcome, ServiceClient, Session, SessionStore,
+    StoreError, StoredCode, UserStore,
 };
 use crate::secrets::SecretHash;
 
@@ -34,9 +35,12 @@ type Item = HashMap<String, AttributeValue>;
 /// with `TransactionConflict`; they are retried this many times.
 const CONFLICT_RETRIES: u32 = 3;
 
-/// `TransactWriteItems` takes at most 100 items; a reset writes three of its
-/// own and ends up to this many sessions in the same transaction.
-const SESSIONS_PER_RESET_TRANSACTION: usize = 97;
+/// `TransactWriteItems` takes at most 100 items.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+
+/// A reset writes three items of its own and ends up to this many sessions
+/// in the same transaction.
+const SESSIONS_PER_RESET_TRANSACTION: usize = MAX_TRANSACTION_ITEMS - 3;
 
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
@@ -219,6 +223,42 @@ impl DynamoStore {
             .map_err(classify)
     }
 
+    /// The keys of the user's sessions other than `keep`.
+    async fn session_keys_except(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let keep = keep.map(|id| AttributeValue::S(records::session_sk(id)));
+        let mut keys = self.session_keys(user_id).await?;
+        keys.retain(|key| keep.is_none() || key.get("sk") != keep.as_ref());
+        Ok(keys)
+    }
+
+    /// One delete per key: every failure stays visible (BatchWriteItem would
+    /// hand back unprocessed items).
+    async fn delete_keys(&self, keys: &[Item]) -> Result<(), StoreError> {
+        for key in keys {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .send()
+                .await
+                .map_err(classify)?;
+        }
+        Ok(())
+    }
+
+    fn delete(&self, key: Item) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .build()
+            .map_err(boxed)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
     /// The reset code with this hash, if it is live, unspent and its
     /// account's current one.
     async fn current_reset_code(
@@ -360,6 +400,85 @@ impl UserStore for DynamoStore {
             .get::<ProfileItem>(records::user_pk(id), records::PROFILE)
             .await?;
         Ok(profile.map(|profile| profile.user))
+    }
+
+    async fn get_account(&self, id: UserId) -> Result<Option<Account>, StoreError> {
+        let profile = self
+            .get::<ProfileItem>(records::user_pk(id), records::PROFILE)
+            .await?;
+        Ok(profile.map(ProfileItem::into_account))
+    }
+
+    async fn update_profile(&self, change: ProfileChange<'_>) -> Result<ChangeOutcome, StoreError> {
+        let user = change.user;
+        let mut set = "SET #user = :user".to_owned();
+        let mut profile = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(records::user_pk(user.id), records::PROFILE)))
+            .condition_expression("attribute_exists(pk) AND #user.version = :expected")
+            .expression_attribute_names("#user", "user")
+            .expression_attribute_values(":user", to_attribute_value(user).map_err(boxed)?)
+            .expression_attribute_values(":expected", number_u64(change.expected_version));
+        if let Some(hash) = change.password_hash {
+            set.push_str(", password_hash = :hash");
+            profile =
+                profile.expression_attribute_values(":hash", AttributeValue::S(hash.to_owned()));
+        }
+        let profile = profile.update_expression(set).build().map_err(boxed)?;
+        let mut items = vec![TransactWriteItem::builder().update(profile).build()];
+
+        let login = user.login.as_ref().map(Login::key);
+        let previous_login = change.previous_login.map(Login::key);
+        let mut new_guard_at = None;
+        if login != previous_login {
+            if let Some(key) = &login {
+                new_guard_at = Some(items.len());
+                items.push(self.put_new(Self::item(
+                    records::login_pk(key),
+                    records::LOGIN,
+                    &GuardItem { user_id: user.id },
+                )?)?);
+            }
+            if let Some(key) = &previous_login {
+                let release = Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(Self::key(records::login_pk(key), records::LOGIN)))
+                    .condition_expression("user_id = :me")
+                    .expression_attribute_values(":me", AttributeValue::S(user.id.to_string()))
+                    .build()
+                    .map_err(boxed)?;
+                items.push(TransactWriteItem::builder().delete(release).build());
+            }
+        }
+
+        let keep = match change.end_sessions {
+            EndSessions::None => None,
+            EndSessions::All => Some(None),
+            EndSessions::AllExcept(id) => Some(Some(id)),
+        };
+        let mut sessions = Vec::new();
+        if let Some(keep) = keep {
+            sessions = self.session_keys_except(user.id, keep).await?;
+        }
+        let in_transaction = sessions.len().min(MAX_TRANSACTION_ITEMS - items.len());
+        for key in &sessions[..in_transaction] {
+            items.push(self.delete(key.clone())?);
+        }
+        match self.transact(items).await? {
+            Ok(()) => {}
+            Err(reasons) if new_guard_at.is_some_and(|index| failed_at(&reasons, index)) => {
+                return Err(StoreError::LoginTaken);
+            }
+            Err(_) => return Ok(ChangeOutcome::Stale),
+        }
+        let mut sessions_ended = in_transaction;
+        if let Some(keep) = keep {
+            // Sessions beyond one transaction's reach, or started meanwhile.
+            let stragglers = self.session_keys_except(user.id, keep).await?;
+            self.delete_keys(&stragglers).await?;
+            sessions_ended += stragglers.len();
+        }
+        Ok(ChangeOutcome::Saved { sessions_ended })
     }
 }
 
@@ -545,12 +664,7 @@ impl CodeStore for DynamoStore {
         ];
         let sessions = self.session_keys(user_id).await?;
         for key in sessions.iter().take(SESSIONS_PER_RESET_TRANSACTION) {
-            let delete = Delete::builder()
-                .table_name(&self.table)
-                .set_key(Some(key.clone()))
-                .build()
-                .map_err(boxed)?;
-            items.push(TransactWriteItem::builder().delete(delete).build());
+            items.push(self.delete(key.clone())?);
         }
         match self.transact(items).await? {
             Ok(()) => {}
@@ -688,17 +802,7 @@ impl SessionStore for DynamoStore {
 
     async fn end_all_sessions(&self, user_id: UserId) -> Result<usize, StoreError> {
         let keys = self.session_keys(user_id).await?;
-        // A user has a handful of sessions; one delete each keeps every
-        // failure visible (BatchWriteItem would hand back unprocessed items).
-        for key in &keys {
-            self.client
-                .delete_item()
-                .table_name(&self.table)
-                .set_key(Some(key.clone()))
-                .send()
-                .await
-                .map_err(classify)?;
-        }
+        self.delete_keys(&keys).await?;
         Ok(keys.len())
     }
 

@@ -18,8 +18,9 @@ use super::records::{
 };
 use crate::domain::{AccountStatus, ClientId, SessionId, User, UserId};
 use crate::ports::{
-    Account, ClientStore, CodeKind, CodeStore, ConfirmOutcome, RateStore, ResetOutcome,
-    ServiceClient, Session, SessionStore, StoreError, StoredCode, UserStore,
+    Account, ChangeOutcome, ClientStore, CodeKind, CodeStore, ConfirmOutcome, EndSessions,
+    ProfileChange, RateStore, ResetOutcome, ServiceClient, Session, SessionStore, StoreError,
+    StoredCode, UserStore,
 };
 use crate::secrets::SecretHash;
 
@@ -222,6 +223,69 @@ impl UserStore for EmbeddedStore {
             .read(records::user_pk(id), records::PROFILE.to_owned())
             .await?;
         Ok(profile.map(|profile| profile.user))
+    }
+
+    async fn get_account(&self, id: UserId) -> Result<Option<Account>, StoreError> {
+        let profile: Option<ProfileItem> = self
+            .read(records::user_pk(id), records::PROFILE.to_owned())
+            .await?;
+        Ok(profile.map(ProfileItem::into_account))
+    }
+
+    async fn update_profile(&self, change: ProfileChange<'_>) -> Result<ChangeOutcome, StoreError> {
+        let user = change.user.clone();
+        let expected_version = change.expected_version;
+        let previous_login = change.previous_login.map(|login| login.key());
+        let password_hash = change.password_hash.map(str::to_owned);
+        let end_sessions = change.end_sessions;
+        self.write(move |table| {
+            let user_pk = records::user_pk(user.id);
+            let Some(mut profile) = get::<ProfileItem>(table, &user_pk, records::PROFILE)? else {
+                return Ok(ChangeOutcome::Stale);
+            };
+            if profile.user.version != expected_version {
+                return Ok(ChangeOutcome::Stale);
+            }
+            let login = user.login.as_ref().map(|login| login.key());
+            if login != previous_login {
+                if let Some(key) = &login {
+                    let pk = records::login_pk(key);
+                    if exists(table, &pk, records::LOGIN)? {
+                        return Err(StoreError::LoginTaken);
+                    }
+                    put(table, &pk, records::LOGIN, &GuardItem { user_id: user.id })?;
+                }
+                if let Some(key) = &previous_login {
+                    let pk = records::login_pk(key);
+                    table
+                        .remove((pk.as_str(), records::LOGIN))
+                        .map_err(backend)?;
+                }
+            }
+            profile.user = user;
+            if let Some(hash) = password_hash {
+                profile.password_hash = hash;
+            }
+            put(table, &user_pk, records::PROFILE, &profile)?;
+            let keep = match end_sessions {
+                EndSessions::None => return Ok(ChangeOutcome::Saved { sessions_ended: 0 }),
+                EndSessions::All => None,
+                EndSessions::AllExcept(id) => Some(records::session_sk(id)),
+            };
+            let mut ended = 0;
+            for sk in session_keys(table, &user_pk)? {
+                if keep.as_ref() != Some(&sk) {
+                    table
+                        .remove((user_pk.as_str(), sk.as_str()))
+                        .map_err(backend)?;
+                    ended += 1;
+                }
+            }
+            Ok(ChangeOutcome::Saved {
+                sessions_ended: ended,
+            })
+        })
+        .await
     }
 }
 

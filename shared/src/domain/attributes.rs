@@ -98,6 +98,66 @@ impl Attributes {
     }
 }
 
+/// A change of some attributes: new values, or `None` to remove one. Every
+/// value is already declared and of its type.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AttributePatch(BTreeMap<String, Option<Value>>);
+
+impl AttributePatch {
+    pub fn parse(value: &Value, specs: &[AttributeSpec]) -> Result<Self, Vec<AttributeError>> {
+        let Value::Object(given) = value else {
+            return Err(vec![AttributeError::NotAnObject]);
+        };
+        let mut errors = Vec::new();
+        let mut changes = BTreeMap::new();
+        for (name, value) in given {
+            match specs.iter().find(|spec| &spec.name == name) {
+                None => errors.push(AttributeError::Undeclared(name.clone())),
+                Some(_) if value.is_null() => {
+                    changes.insert(name.clone(), None);
+                }
+                Some(spec) if spec.kind.accepts(value) => {
+                    changes.insert(name.clone(), Some(value.clone()));
+                }
+                Some(_) => errors.push(AttributeError::WrongType(name.clone())),
+            }
+        }
+        if errors.is_empty() {
+            Ok(Self(changes))
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+impl Attributes {
+    /// These attributes with `patch` applied; removing a required one is
+    /// refused.
+    pub fn patched(
+        &self,
+        patch: &AttributePatch,
+        specs: &[AttributeSpec],
+    ) -> Result<Self, Vec<AttributeError>> {
+        let mut values = self.0.clone();
+        for (name, change) in &patch.0 {
+            match change {
+                Some(value) => values.insert(name.clone(), value.clone()),
+                None => values.remove(name),
+            };
+        }
+        let missing: Vec<AttributeError> = specs
+            .iter()
+            .filter(|spec| spec.required && !values.contains_key(&spec.name))
+            .map(|spec| AttributeError::Missing(spec.name.clone()))
+            .collect();
+        if missing.is_empty() {
+            Ok(Self(values))
+        } else {
+            Err(missing)
+        }
+    }
+}
+
 impl AttributeKind {
     fn accepts(self, value: &Value) -> bool {
         match (self, value) {
@@ -154,6 +214,32 @@ mod tests {
         specs[1].required = true;
         let errors = Attributes::parse(None, &specs).unwrap_err();
         assert_eq!(errors, vec![AttributeError::Missing("age".into())]);
+    }
+
+    #[test]
+    fn a_patch_sets_and_removes_values_and_keeps_the_rest() {
+        let mut specs = specs();
+        specs[0].required = true;
+        let stored =
+            Attributes::parse(Some(&json!({"company": "Acme", "age": 41})), &specs).unwrap();
+        let patch = AttributePatch::parse(&json!({"age": 42, "newsletter": true}), &specs).unwrap();
+        let patched = stored.patched(&patch, &specs).unwrap();
+        assert_eq!(
+            serde_json::to_value(&patched).unwrap(),
+            json!({"company": "Acme", "age": 42, "newsletter": true})
+        );
+        let removal = AttributePatch::parse(&json!({"age": null}), &specs).unwrap();
+        assert_eq!(
+            serde_json::to_value(patched.patched(&removal, &specs).unwrap()).unwrap(),
+            json!({"company": "Acme", "newsletter": true})
+        );
+        let required_removal = AttributePatch::parse(&json!({"company": null}), &specs).unwrap();
+        assert_eq!(
+            patched.patched(&required_removal, &specs).unwrap_err(),
+            vec![AttributeError::Missing("company".into())]
+        );
+        let errors = AttributePatch::parse(&json!({"age": "x", "shoe": 1}), &specs).unwrap_err();
+        assert_eq!(errors.len(), 2);
     }
 
     #[test]

@@ -57,6 +57,10 @@ id_type!(
     UserId
 );
 id_type!(
+    /// One of a user's addresses.
+    AddressId
+);
+id_type!(
     /// A login session's id (the `sid` claim).
     SessionId
 );

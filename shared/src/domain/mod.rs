@@ -1,6 +1,7 @@
 //! Domain types. Each is built only through a `parse` that checks it, so a
 //! value of the type is valid by construction and services never re-check.
 
+mod address;
 mod attributes;
 mod email;
 mod ids;
@@ -8,13 +9,16 @@ mod locale;
 mod login;
 mod name;
 mod password;
+mod role;
 mod user;
 
-pub use attributes::{AttributeError, AttributeKind, AttributeSpec, Attributes};
+pub use address::{Address, AddressValue, AddressValueError, MAX_ADDRESSES};
+pub use attributes::{AttributeError, AttributeKind, AttributePatch, AttributeSpec, Attributes};
 pub use email::{Email, EmailError};
-pub use ids::{ClientId, SessionId, UserId};
+pub use ids::{AddressId, ClientId, SessionId, UserId};
 pub use locale::{Locale, LocaleError};
 pub use login::{Login, LoginError};
 pub use name::{PersonName, PersonNameError};
 pub use password::{Password, PasswordError, PasswordPolicy};
+pub use role::{MAX_ROLES, Role, RoleError};
 pub use user::{AccountStatus, User};

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Attributes, Email, Locale, Login, PersonName, UserId};
+use super::{Address, Attributes, Email, Locale, Login, PersonName, Role, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -36,7 +36,9 @@ pub struct User {
     pub locale: Locale,
     pub status: AccountStatus,
     pub email_confirmed: bool,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
+    #[serde(default)]
+    pub addresses: Vec<Address>,
     pub profile_is_public: bool,
     pub attributes: Attributes,
     #[serde(with = "time::serde::rfc3339")]
@@ -64,6 +66,7 @@ impl User {
             status: AccountStatus::Waiting,
             email_confirmed: false,
             roles: Vec::new(),
+            addresses: Vec::new(),
             profile_is_public: false,
             attributes: Attributes::default(),
             created_at: now,
@@ -72,6 +75,12 @@ impl User {
             sign_in_count: 0,
             version: 1,
         }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.roles
+            .iter()
+            .any(|role| role.as_str() == super::role::ADMIN)
     }
 
     /// `first last`, `first`, `last` or nothing: derived, never stored.

@@ -1,7 +1,7 @@
 //! The bearer-token extractors. Every endpoint that takes an access token
-//! goes through one of them, and both check that the token's session (or
-//! service client) is still live: [`optional_user`] for user tokens,
-//! [`require_caller`] for user or client tokens.
+//! goes through one of them, and all check that the token's session (or
+//! service client) is still live: [`require_user`] and [`optional_user`] for
+//! user tokens, [`require_caller`] for user or client tokens.
 
 use http::header::AUTHORIZATION;
 use lambda_http::{Request, RequestExt};
@@ -53,6 +53,14 @@ pub async fn optional_user(
         Some(token) => Ok(Some(authenticate(app, &token).await?)),
         None => Ok(None),
     }
+}
+
+/// The caller behind a valid user token with a live session, or
+/// `401 invalid_token`.
+pub async fn require_user(app: &App, request: &Request) -> Result<Principal, ApiError> {
+    optional_user(app, request, TokenSource::Header)
+        .await?
+        .ok_or(ApiError::InvalidToken)
 }
 
 /// Whoever an access token speaks for.

@@ -119,6 +119,12 @@ impl Fields {
     pub fn value(&self, name: &str) -> Option<&Value> {
         self.0.get(name)
     }
+
+    /// Whether the body names the field at all (even as `null`): for
+    /// partial updates, where absent means "keep" and `null` means "clear".
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
 }
 
 /// Collects every field error of a request before answering.

@@ -4,7 +4,7 @@
 
 use http::StatusCode;
 
-use crate::domain::PasswordError;
+use crate::domain::{AttributeError, PasswordError};
 use crate::ports::{BoxError, StoreError};
 use crate::services::clients::ClientTokenError;
 use crate::services::confirm::ConfirmError;
@@ -12,6 +12,7 @@ use crate::services::exists::ExistsError;
 use crate::services::limits::LimitedError;
 use crate::services::login::LoginError;
 use crate::services::passwords::HashError;
+use crate::services::profile::ProfileError;
 use crate::services::register::RegisterError;
 use crate::services::reset::ResetError;
 use crate::services::sessions::SessionError;
@@ -32,13 +33,15 @@ pub enum FieldCode {
     InvalidLocale,
     InvalidAttribute,
     TooLong,
+    /// A list with more entries than allowed (addresses, roles).
+    TooMany,
     /// A value of the wrong type where API.md names no specific code
     /// (a flag that is not a boolean).
     InvalidValue,
 }
 
 impl FieldCode {
-    pub const ALL: [FieldCode; 13] = [
+    pub const ALL: [FieldCode; 14] = [
         Self::Required,
         Self::InvalidEmail,
         Self::PasswordTooShort,
@@ -51,6 +54,7 @@ impl FieldCode {
         Self::InvalidLocale,
         Self::InvalidAttribute,
         Self::TooLong,
+        Self::TooMany,
         Self::InvalidValue,
     ];
 
@@ -68,6 +72,7 @@ impl FieldCode {
             Self::InvalidLocale => "invalid_locale",
             Self::InvalidAttribute => "invalid_attribute",
             Self::TooLong => "too_long",
+            Self::TooMany => "too_many",
             Self::InvalidValue => "invalid_value",
         }
     }
@@ -108,6 +113,22 @@ impl FieldError {
         }
         field
     }
+
+    /// The error of one declared attribute, in the field `attributes.<name>`.
+    pub fn attribute(error: AttributeError) -> Self {
+        let (name, code) = match error {
+            AttributeError::NotAnObject => {
+                return Self::new("attributes", FieldCode::InvalidAttribute);
+            }
+            AttributeError::Missing(name) => (name, FieldCode::Required),
+            AttributeError::Undeclared(name) | AttributeError::WrongType(name) => {
+                (name, FieldCode::InvalidAttribute)
+            }
+        };
+        let mut field = Self::new(format!("attributes.{name}"), code);
+        field.detail = Some(name);
+        field
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +151,14 @@ pub enum ApiError {
     InvalidResetToken,
     #[error("invalid credentials")]
     InvalidCredentials,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("user not found")]
+    UserNotFound,
+    #[error("address exists")]
+    AddressExists,
+    #[error("address not found")]
+    AddressNotFound,
     #[error("email not confirmed")]
     EmailNotConfirmed,
     #[error("account disabled")]
@@ -162,7 +191,7 @@ pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 1;
 
 impl ApiError {
     /// Every code, for the message catalogue's completeness test.
-    pub const CODES: [&'static str; 20] = [
+    pub const CODES: [&'static str; 24] = [
         "validation_failed",
         "malformed_body",
         "unsupported_media_type",
@@ -172,6 +201,10 @@ impl ApiError {
         "invalid_confirmation_code",
         "invalid_reset_token",
         "invalid_credentials",
+        "forbidden",
+        "user_not_found",
+        "address_exists",
+        "address_not_found",
         "email_not_confirmed",
         "account_disabled",
         "invalid_token",
@@ -196,6 +229,10 @@ impl ApiError {
             Self::InvalidConfirmationCode => "invalid_confirmation_code",
             Self::InvalidResetToken => "invalid_reset_token",
             Self::InvalidCredentials => "invalid_credentials",
+            Self::Forbidden => "forbidden",
+            Self::UserNotFound => "user_not_found",
+            Self::AddressExists => "address_exists",
+            Self::AddressNotFound => "address_not_found",
             Self::EmailNotConfirmed => "email_not_confirmed",
             Self::AccountDisabled => "account_disabled",
             Self::InvalidToken => "invalid_token",
@@ -220,12 +257,14 @@ impl ApiError {
             | Self::InvalidScope => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::EmailTaken | Self::LoginTaken => StatusCode::CONFLICT,
+            Self::EmailTaken | Self::LoginTaken | Self::AddressExists => StatusCode::CONFLICT,
             Self::InvalidCredentials | Self::InvalidToken | Self::InvalidClient => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::EmailNotConfirmed | Self::AccountDisabled => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::EmailNotConfirmed | Self::AccountDisabled | Self::Forbidden => {
+                StatusCode::FORBIDDEN
+            }
+            Self::NotFound | Self::UserNotFound | Self::AddressNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -366,6 +405,34 @@ impl From<ResetError> for ApiError {
     }
 }
 
+impl From<ProfileError> for ApiError {
+    fn from(error: ProfileError) -> Self {
+        match error {
+            ProfileError::CallerGone => Self::InvalidToken,
+            ProfileError::UserNotFound => Self::UserNotFound,
+            ProfileError::Forbidden => Self::Forbidden,
+            ProfileError::LoginTaken => Self::LoginTaken,
+            ProfileError::InvalidCredentials => Self::InvalidCredentials,
+            ProfileError::WeakPassword(error) => {
+                Self::Validation(vec![FieldError::password("new_password", error)])
+            }
+            ProfileError::InvalidAttributes(errors) => {
+                Self::Validation(errors.into_iter().map(FieldError::attribute).collect())
+            }
+            ProfileError::AddressExists => Self::AddressExists,
+            ProfileError::TooManyAddresses => {
+                Self::Validation(vec![FieldError::new("address", FieldCode::TooMany)])
+            }
+            ProfileError::AddressNotFound => Self::AddressNotFound,
+            ProfileError::SelfLockout => {
+                Self::Validation(vec![FieldError::new("status", FieldCode::InvalidValue)])
+            }
+            ProfileError::Hash(error) => error.into(),
+            ProfileError::Store(error) => error.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,6 +449,10 @@ mod tests {
             ApiError::InvalidConfirmationCode,
             ApiError::InvalidResetToken,
             ApiError::InvalidCredentials,
+            ApiError::Forbidden,
+            ApiError::UserNotFound,
+            ApiError::AddressExists,
+            ApiError::AddressNotFound,
             ApiError::EmailNotConfirmed,
             ApiError::AccountDisabled,
             ApiError::InvalidToken,

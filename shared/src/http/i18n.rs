@@ -60,6 +60,16 @@ fn problem_en(code: &str) -> (&'static str, &'static str) {
             "The password reset link is unknown, expired or already used. Ask for a new one.",
         ),
         "invalid_credentials" => ("Invalid credentials", "The login or password is incorrect."),
+        "forbidden" => ("Forbidden", "Your account may not do this."),
+        "user_not_found" => ("User not found", "There is no user with this id."),
+        "address_exists" => (
+            "Address already added",
+            "This address is already on your account.",
+        ),
+        "address_not_found" => (
+            "Address not found",
+            "There is no address with this id on your account.",
+        ),
         "email_not_confirmed" => (
             "Email not confirmed",
             "Confirm your email address with the link we sent before signing in.",
@@ -130,6 +140,19 @@ fn problem_ru(code: &str) -> (&'static str, &'static str) {
             "Ссылка для сброса пароля неизвестна, устарела или уже использована. Запросите новую.",
         ),
         "invalid_credentials" => ("Неверные учётные данные", "Неверный логин или пароль."),
+        "forbidden" => (
+            "Доступ запрещён",
+            "Вашей учётной записи это действие не разрешено.",
+        ),
+        "user_not_found" => ("Пользователь не найден", "Пользователя с таким id нет."),
+        "address_exists" => (
+            "Адрес уже добавлен",
+            "Этот адрес уже есть в вашей учётной записи.",
+        ),
+        "address_not_found" => (
+            "Адрес не найден",
+            "В вашей учётной записи нет адреса с таким id.",
+        ),
         "email_not_confirmed" => (
             "Адрес не подтверждён",
             "Подтвердите адрес электронной почты по ссылке из письма, прежде чем войти.",
@@ -195,6 +218,7 @@ pub fn field_message(code: FieldCode, detail: Option<&str>, locale: Locale) -> S
         }
         (Locale::En, FieldCode::InvalidAttribute) => format!("Attribute {detail} is not accepted."),
         (Locale::En, FieldCode::TooLong) => "This value is too long.".into(),
+        (Locale::En, FieldCode::TooMany) => "There are too many values.".into(),
         (Locale::En, FieldCode::InvalidValue) => "This value has the wrong type.".into(),
         (Locale::Ru, FieldCode::Required) => "Обязательное поле.".into(),
         (Locale::Ru, FieldCode::InvalidEmail) => {
@@ -224,6 +248,7 @@ pub fn field_message(code: FieldCode, detail: Option<&str>, locale: Locale) -> S
         }
         (Locale::Ru, FieldCode::InvalidAttribute) => format!("Атрибут {detail} не принимается."),
         (Locale::Ru, FieldCode::TooLong) => "Слишком длинное значение.".into(),
+        (Locale::Ru, FieldCode::TooMany) => "Слишком много значений.".into(),
         (Locale::Ru, FieldCode::InvalidValue) => "Значение неверного типа.".into(),
     }
 }

@@ -1,9 +1,13 @@
 //! What responses show: the `User` of API.md and the `TokenPair`.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
+use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::domain::User;
+use crate::domain::{Address, AttributeSpec, User};
+use crate::services::profile::Viewer;
 use crate::services::sessions::TokenPair;
 
 /// `User` as the owner or an admin sees it.
@@ -18,8 +22,8 @@ pub struct UserView<'a> {
     pub locale: &'static str,
     pub status: &'static str,
     pub email_confirmed: bool,
-    pub roles: &'a [String],
-    pub addresses: Vec<AddressView>,
+    pub roles: Vec<&'a str>,
+    pub addresses: Vec<AddressView<'a>>,
     pub profile_is_public: bool,
     pub attributes: &'a crate::domain::Attributes,
     #[serde(with = "time::serde::rfc3339")]
@@ -32,10 +36,10 @@ pub struct UserView<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct AddressView {
+pub struct AddressView<'a> {
     pub id: String,
-    pub address: String,
-    pub name: Option<String>,
+    pub address: &'a str,
+    pub name: Option<&'a str>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -52,9 +56,8 @@ impl<'a> From<&'a User> for UserView<'a> {
             locale: user.locale.as_str(),
             status: user.status.as_str(),
             email_confirmed: user.email_confirmed,
-            roles: &user.roles,
-            // Addresses live in their own items; none are read here yet.
-            addresses: Vec::new(),
+            roles: user.roles.iter().map(|role| role.as_str()).collect(),
+            addresses: user.addresses.iter().map(AddressView::from).collect(),
             profile_is_public: user.profile_is_public,
             attributes: &user.attributes,
             created_at: user.created_at,
@@ -63,6 +66,57 @@ impl<'a> From<&'a User> for UserView<'a> {
             sign_in_count: user.sign_in_count,
         }
     }
+}
+
+impl<'a> From<&'a Address> for AddressView<'a> {
+    fn from(address: &'a Address) -> Self {
+        Self {
+            id: address.id.to_string(),
+            address: address.address.as_str(),
+            name: address.name.as_ref().map(|name| name.as_str()),
+            created_at: address.created_at,
+        }
+    }
+}
+
+/// `PublicUser`: what anyone may see of a public profile.
+#[derive(Debug, Serialize)]
+pub struct PublicUserView<'a> {
+    pub id: String,
+    pub login: Option<&'a str>,
+    pub first_name: Option<&'a str>,
+    pub last_name: Option<&'a str>,
+    pub full_name: Option<String>,
+    pub profile_is_public: bool,
+    pub attributes: BTreeMap<String, Value>,
+}
+
+/// `PublicUser` of a private profile: the id alone.
+#[derive(Debug, Serialize)]
+pub struct PrivateUserView {
+    pub id: String,
+}
+
+/// The one place that decides what a viewer sees of an account.
+pub fn user_for(viewer: Viewer, user: &User, specs: &[AttributeSpec]) -> Value {
+    let view = match viewer {
+        Viewer::Privileged => serde_json::to_value(UserView::from(user)),
+        Viewer::Public if user.profile_is_public => serde_json::to_value(PublicUserView {
+            id: user.id.to_string(),
+            login: user.login.as_ref().map(|login| login.as_str()),
+            first_name: user.first_name.as_ref().map(|name| name.as_str()),
+            last_name: user.last_name.as_ref().map(|name| name.as_str()),
+            full_name: user.full_name(),
+            profile_is_public: true,
+            attributes: user.attributes.public_only(specs),
+        }),
+        Viewer::Public => serde_json::to_value(PrivateUserView {
+            id: user.id.to_string(),
+        }),
+    };
+    // Serializing these plain structs cannot fail; an empty object is the
+    // safe answer if it ever did.
+    view.unwrap_or_else(|_| Value::Object(serde_json::Map::new()))
 }
 
 #[derive(Debug, Serialize)]

@@ -8,6 +8,7 @@ pub mod limits;
 pub mod login;
 pub mod notify;
 pub mod passwords;
+pub mod profile;
 pub mod register;
 pub mod resend;
 pub mod reset;

@@ -1,0 +1,6 @@
+//! Lambda binary for the `get-user` endpoint.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    latchkey_functions::run_lambda(latchkey_functions::Endpoint::GetUser).await
+}

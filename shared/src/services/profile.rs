@@ -1,0 +1,382 @@
+//! The account's own profile, its password, its addresses, others'
+//! profiles, and what admins change.
+//!
+//! Every change reads the profile, edits it and writes it back only if its
+//! version is unchanged; on a collision it reads again and re-applies the
+//! same edit. So two concurrent edits of different fields both land, and
+//! neither silently overwrites the other.
+
+use crate::App;
+use crate::domain::{
+    AccountStatus, Address, AddressId, AddressValue, AttributeError, AttributePatch, Locale, Login,
+    MAX_ADDRESSES, MAX_ROLES, Password, PasswordError, PersonName, Role, User, UserId,
+};
+use crate::mail;
+use crate::ports::{ChangeOutcome, EndSessions, ProfileChange, StoreError};
+use crate::services::notify;
+use crate::services::passwords::{self, HashError};
+use crate::services::sessions::Principal;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// The caller's own account is gone: their token speaks for no one.
+    #[error("the caller's account no longer exists")]
+    CallerGone,
+    #[error("no such user")]
+    UserNotFound,
+    #[error("the caller may not do this")]
+    Forbidden,
+    #[error("login already taken")]
+    LoginTaken,
+    #[error("the current password is wrong")]
+    InvalidCredentials,
+    #[error("the new password is not acceptable: {0}")]
+    WeakPassword(PasswordError),
+    #[error("invalid attributes")]
+    InvalidAttributes(Vec<AttributeError>),
+    #[error("the address is already on the account")]
+    AddressExists,
+    #[error("the account has {MAX_ADDRESSES} addresses already")]
+    TooManyAddresses,
+    #[error("no such address on the account")]
+    AddressNotFound,
+    /// An admin may not lock themselves out.
+    #[error("an admin cannot disable themselves or drop their own admin role")]
+    SelfLockout,
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ProfileError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::LoginTaken => Self::LoginTaken,
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// Collisions with concurrent writers before a change gives up.
+const COLLISION_RETRIES: usize = 5;
+
+/// Reads the account, applies `edit`, and writes it if nobody wrote in
+/// between; otherwise reads again. `missing` is the error when there is no
+/// such account.
+async fn change(
+    app: &App,
+    user_id: UserId,
+    missing: fn() -> ProfileError,
+    password_hash: Option<&str>,
+    end_sessions: EndSessions,
+    mut edit: impl FnMut(&mut User) -> Result<(), ProfileError>,
+) -> Result<(User, usize), ProfileError> {
+    for _ in 0..COLLISION_RETRIES {
+        let Some(stored) = app.store.get_user(user_id).await? else {
+            return Err(missing());
+        };
+        let mut user = stored.clone();
+        edit(&mut user)?;
+        user.updated_at = app.clock.now();
+        user.version = stored.version + 1;
+        let outcome = app
+            .store
+            .update_profile(ProfileChange {
+                user: &user,
+                expected_version: stored.version,
+                previous_login: stored.login.as_ref(),
+                password_hash,
+                end_sessions,
+            })
+            .await?;
+        match outcome {
+            ChangeOutcome::Saved { sessions_ended } => return Ok((user, sessions_ended)),
+            ChangeOutcome::Stale => continue,
+        }
+    }
+    Err(ProfileError::Store(StoreError::Backend(
+        "the profile kept changing under concurrent writes".into(),
+    )))
+}
+
+/// `GET /v1/users/me`.
+pub async fn me(app: &App, caller: &Principal) -> Result<User, ProfileError> {
+    app.store
+        .get_user(caller.user_id)
+        .await?
+        .ok_or(ProfileError::CallerGone)
+}
+
+/// `PATCH /v1/users/me`: only the fields present change. For the optional
+/// text fields, `Some(None)` clears the value.
+#[derive(Debug, Default)]
+pub struct ProfilePatch {
+    pub login: Option<Option<Login>>,
+    pub first_name: Option<Option<PersonName>>,
+    pub last_name: Option<Option<PersonName>>,
+    pub locale: Option<Locale>,
+    pub profile_is_public: Option<bool>,
+    pub attributes: Option<AttributePatch>,
+}
+
+pub async fn update_me(
+    app: &App,
+    caller: &Principal,
+    patch: ProfilePatch,
+) -> Result<User, ProfileError> {
+    let specs = &app.config.profile_attributes;
+    let (user, _) = change(
+        app,
+        caller.user_id,
+        || ProfileError::CallerGone,
+        None,
+        EndSessions::None,
+        |user| {
+            if let Some(login) = &patch.login {
+                user.login.clone_from(login);
+            }
+            if let Some(name) = &patch.first_name {
+                user.first_name.clone_from(name);
+            }
+            if let Some(name) = &patch.last_name {
+                user.last_name.clone_from(name);
+            }
+            if let Some(locale) = patch.locale {
+                user.locale = locale;
+            }
+            if let Some(public) = patch.profile_is_public {
+                user.profile_is_public = public;
+            }
+            if let Some(attributes) = &patch.attributes {
+                user.attributes = user
+                    .attributes
+                    .patched(attributes, specs)
+                    .map_err(ProfileError::InvalidAttributes)?;
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(user)
+}
+
+/// `POST /v1/users/me/password`: needs the current password; ends every
+/// other session and keeps the caller's; a notice goes out.
+pub async fn change_password(
+    app: &App,
+    caller: &Principal,
+    current: Password,
+    new_password: &str,
+) -> Result<(), ProfileError> {
+    let account = app
+        .store
+        .get_account(caller.user_id)
+        .await?
+        .ok_or(ProfileError::CallerGone)?;
+    if !passwords::verify(current, account.password_hash).await? {
+        return Err(ProfileError::InvalidCredentials);
+    }
+    let user = account.user;
+    let login = user.login.as_ref().map(Login::as_str).unwrap_or_default();
+    let password = Password::parse(
+        new_password,
+        &app.config.password_policy,
+        &[user.email.as_str(), login],
+    )
+    .map_err(ProfileError::WeakPassword)?;
+    let hash = passwords::hash(password, app.config.argon2).await?;
+    let (user, sessions_ended) = change(
+        app,
+        caller.user_id,
+        || ProfileError::CallerGone,
+        Some(&hash),
+        EndSessions::AllExcept(caller.session_id),
+        |_| Ok(()),
+    )
+    .await?;
+    tracing::info!(user_id = %user.id, sessions_ended, "password changed");
+    let message = mail::password_changed(&user, user.updated_at);
+    notify::send(app, &user, &message, "password changed").await;
+    Ok(())
+}
+
+/// `POST /v1/users/me/addresses`.
+pub async fn add_address(
+    app: &App,
+    caller: &Principal,
+    address: AddressValue,
+    name: Option<PersonName>,
+) -> Result<AddressId, ProfileError> {
+    let id = AddressId::new();
+    let now = app.clock.now();
+    change(
+        app,
+        caller.user_id,
+        || ProfileError::CallerGone,
+        None,
+        EndSessions::None,
+        |user| {
+            if user.addresses.iter().any(|known| known.address == address) {
+                return Err(ProfileError::AddressExists);
+            }
+            if user.addresses.len() >= MAX_ADDRESSES {
+                return Err(ProfileError::TooManyAddresses);
+            }
+            user.addresses.push(Address {
+                id,
+                address: address.clone(),
+                name: name.clone(),
+                created_at: now,
+            });
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(id)
+}
+
+/// `DELETE /v1/users/me/addresses/{address_id}`: only the caller's own.
+pub async fn delete_address(
+    app: &App,
+    caller: &Principal,
+    address_id: AddressId,
+) -> Result<(), ProfileError> {
+    change(
+        app,
+        caller.user_id,
+        || ProfileError::CallerGone,
+        None,
+        EndSessions::None,
+        |user| {
+            let before = user.addresses.len();
+            user.addresses.retain(|address| address.id != address_id);
+            if user.addresses.len() == before {
+                return Err(ProfileError::AddressNotFound);
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Who is looking at a profile, which decides what they see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    /// The account's owner or an admin: the whole `User`.
+    Privileged,
+    /// Anyone else: `PublicUser`.
+    Public,
+}
+
+/// `GET /v1/users/{id}`: the account and how much of it the caller sees.
+/// A disabled account is not found for anyone but an admin.
+pub async fn view_user(
+    app: &App,
+    caller: Option<&Principal>,
+    id: UserId,
+) -> Result<(User, Viewer), ProfileError> {
+    let user = app
+        .store
+        .get_user(id)
+        .await?
+        .ok_or(ProfileError::UserNotFound)?;
+    let is_admin = match caller {
+        Some(caller) if caller.user_id != id => app
+            .store
+            .get_user(caller.user_id)
+            .await?
+            .is_some_and(|viewer| viewer.is_admin()),
+        _ => false,
+    };
+    let is_owner = caller.is_some_and(|caller| caller.user_id == id);
+    if is_owner || is_admin {
+        return Ok((user, Viewer::Privileged));
+    }
+    if user.status == AccountStatus::Disabled {
+        return Err(ProfileError::UserNotFound);
+    }
+    Ok((user, Viewer::Public))
+}
+
+/// `PATCH /v1/admin/users/{id}`: what an admin may set.
+#[derive(Debug, Default)]
+pub struct AdminChange {
+    pub status: Option<AccountStatus>,
+    pub roles: Option<Vec<Role>>,
+}
+
+/// Applies an admin's change. Disabling ends every session in the same
+/// transaction, so the account's tokens stop working at once.
+pub async fn admin_update(
+    app: &App,
+    caller: &Principal,
+    id: UserId,
+    request: AdminChange,
+) -> Result<User, ProfileError> {
+    let admin = app
+        .store
+        .get_user(caller.user_id)
+        .await?
+        .ok_or(ProfileError::CallerGone)?;
+    if !admin.is_admin() {
+        return Err(ProfileError::Forbidden);
+    }
+    apply_admin_change(app, id, request, Some(caller.user_id)).await
+}
+
+/// The change itself, for the admin endpoint and the operator program
+/// (`acting` is the admin making it, `None` for the operator).
+pub async fn apply_admin_change(
+    app: &App,
+    id: UserId,
+    request: AdminChange,
+    acting: Option<UserId>,
+) -> Result<User, ProfileError> {
+    let disabling = request.status == Some(AccountStatus::Disabled);
+    if acting == Some(id) {
+        let drops_admin = request
+            .roles
+            .as_ref()
+            .is_some_and(|roles| !roles.iter().any(|role| *role == Role::admin()));
+        if disabling || drops_admin {
+            return Err(ProfileError::SelfLockout);
+        }
+    }
+    let end_sessions = if disabling {
+        EndSessions::All
+    } else {
+        EndSessions::None
+    };
+    let (user, sessions_ended) = change(
+        app,
+        id,
+        || ProfileError::UserNotFound,
+        None,
+        end_sessions,
+        |user| {
+            if let Some(status) = request.status {
+                user.status = status;
+            }
+            if let Some(roles) = &request.roles {
+                let mut roles = roles.clone();
+                roles.sort();
+                roles.dedup();
+                roles.truncate(MAX_ROLES);
+                user.roles = roles;
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    tracing::info!(
+        user_id = %user.id,
+        status = user.status.as_str(),
+        roles = ?user.roles,
+        acting = ?acting,
+        sessions_ended,
+        "account changed by an admin"
+    );
+    Ok(user)
+}
