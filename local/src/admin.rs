@@ -1,17 +1,23 @@
 //! `latchkey-admin`: the operator program. Service clients are created,
-//! listed, rotated and deleted here, never through the API. It talks to the
-//! same store as the API: the embedded one in a data folder, or DynamoDB.
+//! listed, rotated and deleted here, never through the API; so is the first
+//! admin, and roles and status can be set here too. It talks to the same
+//! store as the API: the embedded one in a data folder, or DynamoDB.
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use latchkey::adapters::dynamodb::DynamoStore;
-use latchkey::domain::ClientId;
-use latchkey::ports::Store;
+use latchkey::config::Argon2Params;
+use latchkey::domain::{
+    AccountStatus, ClientId, Email, Password, PasswordPolicy, Role, User, UserId,
+};
+use latchkey::ports::{Account, Store};
 use latchkey::services::clients::{create_client, parse_scope, rotate_client_secret};
+use latchkey::services::passwords;
+use latchkey::services::profile::{AdminChange, apply_admin_change};
 use time::format_description::well_known::Rfc3339;
 
 #[derive(Debug, Parser)]
@@ -39,6 +45,34 @@ pub enum Command {
     /// Service clients (client-credentials grant).
     #[command(subcommand)]
     Clients(ClientCommand),
+    /// User accounts: the first admin, roles and status.
+    #[command(subcommand)]
+    Users(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Creates an active, confirmed account; the password is read from the
+    /// first line of standard input, so it stays out of shell history.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// A role to grant; repeat for more (`--role admin` for the first admin).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// Shows an account's id, status and roles.
+    Show { email: String },
+    /// Grants a role (`admin` lets the account use the admin endpoint).
+    GrantRole { email: String, role: String },
+    /// Takes a role away.
+    RevokeRole { email: String, role: String },
+    /// Sets the status; `disabled` ends every session at once.
+    SetStatus {
+        email: String,
+        #[arg(value_parser = ["waiting", "active", "disabled"])]
+        status: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,13 +111,138 @@ fn client_id(text: &str) -> anyhow::Result<ClientId> {
     ClientId::parse(text).with_context(|| format!("{text:?} is not a client id"))
 }
 
-/// Runs one command, writing what the operator should see to `out`.
+/// Runs one command, writing what the operator should see to `out`;
+/// `input` supplies a new account's password.
 pub async fn execute(
     command: &Command,
     store: &dyn Store,
+    input: &mut impl BufRead,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let Command::Clients(command) = command;
+    match command {
+        Command::Clients(command) => execute_client(command, store, out).await,
+        Command::Users(command) => execute_user(command, store, input, out).await,
+    }
+}
+
+async fn find_user(store: &dyn Store, email: &str) -> anyhow::Result<User> {
+    let parsed = Email::parse(email).map_err(|error| anyhow::anyhow!("{email:?}: {error}"))?;
+    match store.find_by_email(parsed.key()).await? {
+        Some(account) => Ok(account.user),
+        None => bail!("no account with email {email}"),
+    }
+}
+
+fn parse_role(text: &str) -> anyhow::Result<Role> {
+    Role::parse(text).map_err(|error| anyhow::anyhow!("role {text:?}: {error}"))
+}
+
+fn print_user(out: &mut impl Write, user: &User) -> anyhow::Result<()> {
+    let roles: Vec<&str> = user.roles.iter().map(Role::as_str).collect();
+    writeln!(out, "id: {}", user.id)?;
+    writeln!(out, "email: {}", user.email.as_str())?;
+    writeln!(out, "status: {}", user.status.as_str())?;
+    writeln!(out, "roles: {}", roles.join(" "))?;
+    Ok(())
+}
+
+async fn set_roles(store: &dyn Store, id: UserId, roles: Vec<Role>) -> anyhow::Result<User> {
+    let change = AdminChange {
+        status: None,
+        roles: Some(roles),
+    };
+    Ok(apply_admin_change(store, time::OffsetDateTime::now_utc(), id, change, None).await?)
+}
+
+async fn execute_user(
+    command: &UserCommand,
+    store: &dyn Store,
+    input: &mut impl BufRead,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let user = match command {
+        UserCommand::Create { email, roles } => {
+            let email =
+                Email::parse(email).map_err(|error| anyhow::anyhow!("{email:?}: {error}"))?;
+            let mut roles = roles
+                .iter()
+                .map(|role| parse_role(role))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            roles.sort();
+            roles.dedup();
+            let mut line = String::new();
+            input.read_line(&mut line)?;
+            let line = line.trim_end_matches(['\r', '\n']);
+            let password = Password::parse(line, &PasswordPolicy::new(8), &[email.as_str()])
+                .map_err(|error| anyhow::anyhow!("the password on standard input: {error}"))?;
+            let password_hash = passwords::hash(password, Argon2Params::default()).await?;
+            let now = time::OffsetDateTime::now_utc();
+            let user = User {
+                status: AccountStatus::Active,
+                email_confirmed: true,
+                roles,
+                ..User::new(email, now)
+            };
+            let account = Account {
+                user: user.clone(),
+                password_hash,
+            };
+            store
+                .create_user(&account, None)
+                .await
+                .context("account not created")?;
+            user
+        }
+        UserCommand::Show { email } => find_user(store, email).await?,
+        UserCommand::GrantRole { email, role } => {
+            let user = find_user(store, email).await?;
+            let mut roles = user.roles.clone();
+            roles.push(parse_role(role)?);
+            set_roles(store, user.id, roles).await?
+        }
+        UserCommand::RevokeRole { email, role } => {
+            let user = find_user(store, email).await?;
+            let role = parse_role(role)?;
+            if !user.roles.contains(&role) {
+                bail!("{email} does not have the role {role}");
+            }
+            let roles = user
+                .roles
+                .iter()
+                .filter(|held| **held != role)
+                .cloned()
+                .collect();
+            set_roles(store, user.id, roles).await?
+        }
+        UserCommand::SetStatus { email, status } => {
+            let user = find_user(store, email).await?;
+            let status = match status.as_str() {
+                "waiting" => AccountStatus::Waiting,
+                "active" => AccountStatus::Active,
+                _ => AccountStatus::Disabled,
+            };
+            let change = AdminChange {
+                status: Some(status),
+                roles: None,
+            };
+            apply_admin_change(
+                store,
+                time::OffsetDateTime::now_utc(),
+                user.id,
+                change,
+                None,
+            )
+            .await?
+        }
+    };
+    print_user(out, &user)
+}
+
+async fn execute_client(
+    command: &ClientCommand,
+    store: &dyn Store,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     match command {
         ClientCommand::Create { name, scopes } => {
             let name = name.trim();

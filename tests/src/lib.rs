@@ -228,6 +228,24 @@ impl TestApp {
         token.to_owned()
     }
 
+    /// Runs `latchkey-admin <args>` against this app's own store, with
+    /// `input` as its standard input; returns what it printed.
+    pub async fn admin(&self, args: &[&str], input: &str) -> anyhow::Result<String> {
+        use clap::Parser;
+        let parsed = latchkey_local::admin::AdminArgs::try_parse_from(
+            std::iter::once("latchkey-admin").chain(args.iter().copied()),
+        )?;
+        let mut out = Vec::new();
+        latchkey_local::admin::execute(
+            &parsed.command,
+            self.app.store.as_ref(),
+            &mut input.as_bytes(),
+            &mut out,
+        )
+        .await?;
+        Ok(String::from_utf8(out)?)
+    }
+
     /// The outbox folder (embedded mode only), for tests that break it.
     pub fn outbox_folder(&self) -> Option<&Path> {
         match &self.mail {
@@ -427,4 +445,35 @@ kill "$child" 2>/dev/null"#;
     Err(format!(
         "moto_server did not open port {port} within 60 s; its log:\n{output}"
     ))
+}
+
+/// Runs each scenario `async fn name(app: TestApp)` twice, as tests in the
+/// modules `embedded_store` and `dynamodb_and_ses_in_moto`, each on a fresh
+/// app with the scenario's settings (`name with ("VAR", "value"), …;`).
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($scenario:ident $(with $($setting:expr),+)?;)*) => {
+        mod embedded_store {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    let settings: &[(&str, &str)] = &[$($($setting),+)?];
+                    super::$scenario($crate::TestApp::embedded_with(settings).await).await;
+                }
+            )*
+        }
+        mod dynamodb_and_ses_in_moto {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    let settings: &[(&str, &str)] = &[$($($setting),+)?];
+                    super::$scenario($crate::TestApp::on_moto_with(settings).await).await;
+                }
+            )*
+        }
+    };
 }

@@ -4,18 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use base64::Engine;
-use clap::Parser;
-use latchkey_local::admin::{AdminArgs, execute};
 use latchkey_tests::TestApp;
 use serde_json::Value;
 
 /// Runs `latchkey-admin <args>` against the app's own store.
 async fn admin(app: &TestApp, args: &[&str]) -> anyhow::Result<String> {
-    let parsed =
-        AdminArgs::try_parse_from(std::iter::once("latchkey-admin").chain(args.iter().copied()))?;
-    let mut out = Vec::new();
-    execute(&parsed.command, app.app.store.as_ref(), &mut out).await?;
-    Ok(String::from_utf8(out).unwrap())
+    app.admin(args, "").await
 }
 
 fn field(output: &str, name: &str) -> String {

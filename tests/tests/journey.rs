@@ -121,6 +121,43 @@ async fn the_first_journey(app: TestApp) {
     assert_eq!(app.refresh(&old_refresh).await.status(), 401);
     let access = rotated["access_token"].as_str().unwrap();
     assert_eq!(app.token_info(access).await.status(), 200);
+
+    // The profile: read it, change it, see the change.
+    let me = |method: reqwest::Method, body: Option<Value>| {
+        let mut request = app
+            .client
+            .request(method, app.url("/v1/users/me"))
+            .bearer_auth(access);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let profile = me(reqwest::Method::GET, None).await;
+    assert_eq!(profile["user"]["id"], user_id.as_str());
+    assert_eq!(profile["user"]["status"], "active");
+    assert_eq!(profile["user"]["email_confirmed"], true);
+    // Two sign-ins so far: by email, then by login.
+    assert_eq!(profile["user"]["sign_in_count"], 2);
+    let changed = me(
+        reqwest::Method::PATCH,
+        Some(json!({"first_name": "Augusta", "profile_is_public": true})),
+    )
+    .await;
+    assert_eq!(changed["user"]["full_name"], "Augusta Lovelace");
+    let public: Value = app
+        .get(&format!("/v1/users/{user_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(public["user"]["full_name"], "Augusta Lovelace");
+    assert_eq!(public["user"].get("email"), None);
+
     let response = app
         .client
         .post(app.url("/v1/auth/logout"))

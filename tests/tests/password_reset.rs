@@ -164,32 +164,7 @@ async fn a_reset_activates_a_waiting_account(app: TestApp) {
     assert_eq!(app.token_info(access).await.status(), 200);
 }
 
-macro_rules! on_both_stores {
-    ($($scenario:ident $(with $settings:expr)?;)*) => {
-        mod embedded_store {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    let settings: &[(&str, &str)] = &[$($settings)?];
-                    super::$scenario(TestApp::embedded_with(settings).await).await;
-                }
-            )*
-        }
-        mod dynamodb_and_ses_in_moto {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    let settings: &[(&str, &str)] = &[$($settings)?];
-                    super::$scenario(TestApp::on_moto_with(settings).await).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores! {
+latchkey_tests::on_both_stores! {
     forgot_reset_and_sign_in_with_the_new_password;
     ten_concurrent_resets_with_one_code_succeed_once;
     a_replaced_code_is_refused_and_the_newest_works;

@@ -9,8 +9,8 @@ use latchkey::adapters::dynamodb::DynamoStore;
 use latchkey::adapters::embedded::EmbeddedStore;
 use latchkey::domain::{AccountStatus, ClientId, Email, Login, SessionId, User, UserId};
 use latchkey::ports::{
-    Account, CodeKind, ConfirmOutcome, ResetOutcome, ServiceClient, Session, Store, StoreError,
-    StoredCode,
+    Account, ChangeOutcome, CodeKind, ConfirmOutcome, EndSessions, ProfileChange, ResetOutcome,
+    ServiceClient, Session, Store, StoreError, StoredCode,
 };
 use latchkey::secrets::OneTimeCode;
 use time::OffsetDateTime;
@@ -722,6 +722,106 @@ async fn counters_count_per_key(subject: Subject) {
     assert_eq!(seen, (4..=13).collect::<Vec<u64>>());
 }
 
+async fn a_profile_change_is_written_on_its_version_only(subject: Subject) {
+    let store = subject.store;
+    let created = account("change@example.com", Some("old_login"));
+    store.create_user(&created, None).await.unwrap();
+    let keep = start_session_for(store.as_ref(), created.user.id).await;
+    let end = start_session_for(store.as_ref(), created.user.id).await;
+    let stored = store.get_user(created.user.id).await.unwrap().unwrap();
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let changed = User {
+        login: Some(Login::parse("New_Login").unwrap()),
+        first_name: Some(latchkey::domain::PersonName::parse("Changed").unwrap()),
+        updated_at: now,
+        version: stored.version + 1,
+        ..stored.clone()
+    };
+    let change = |expected_version, end_sessions| ProfileChange {
+        user: &changed,
+        expected_version,
+        previous_login: stored.login.as_ref(),
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdDI$aGFzaDI"),
+        end_sessions,
+    };
+    assert_eq!(
+        store
+            .update_profile(change(stored.version + 7, EndSessions::All))
+            .await
+            .unwrap(),
+        ChangeOutcome::Stale
+    );
+    assert_eq!(
+        store.get_user(created.user.id).await.unwrap().unwrap(),
+        stored
+    );
+    assert_eq!(
+        store
+            .update_profile(change(stored.version, EndSessions::AllExcept(keep)))
+            .await
+            .unwrap(),
+        ChangeOutcome::Saved { sessions_ended: 1 }
+    );
+    let found = store.find_by_login("new_login").await.unwrap().unwrap();
+    assert_eq!(found.user, changed);
+    assert_eq!(
+        found.password_hash,
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdDI$aGFzaDI"
+    );
+    assert!(store.find_by_login("old_login").await.unwrap().is_none());
+    assert!(
+        store
+            .get_session(created.user.id, keep, now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .get_session(created.user.id, end, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The released login is free; a held one is refused and nothing moves.
+    let other = account("other.change@example.com", Some("old_login"));
+    store.create_user(&other, None).await.unwrap();
+    let other_stored = store.get_user(other.user.id).await.unwrap().unwrap();
+    let taking = User {
+        login: Some(Login::parse("new_login").unwrap()),
+        version: other_stored.version + 1,
+        ..other_stored.clone()
+    };
+    let refused = store
+        .update_profile(ProfileChange {
+            user: &taking,
+            expected_version: other_stored.version,
+            previous_login: other_stored.login.as_ref(),
+            password_hash: None,
+            end_sessions: EndSessions::None,
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::LoginTaken)),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.get_user(other.user.id).await.unwrap().unwrap(),
+        other_stored
+    );
+    assert_eq!(
+        store
+            .find_by_login("old_login")
+            .await
+            .unwrap()
+            .unwrap()
+            .user
+            .id,
+        other.user.id
+    );
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod embedded_store {
@@ -749,4 +849,5 @@ contract!(
     a_reset_spends_its_code_writes_the_profile_and_ends_every_session,
     concurrent_resets_with_one_code_let_exactly_one_win,
     counters_count_per_key,
+    a_profile_change_is_written_on_its_version_only,
 );

@@ -10,7 +10,14 @@ async fn main() -> ExitCode {
     let args = AdminArgs::parse();
     let outcome = async {
         let store = open_store(&args).await?;
-        execute(&args.command, store.as_ref(), &mut std::io::stdout()).await
+        let mut input = std::io::stdin().lock();
+        execute(
+            &args.command,
+            store.as_ref(),
+            &mut input,
+            &mut std::io::stdout(),
+        )
+        .await
     };
     match outcome.await {
         Ok(()) => ExitCode::SUCCESS,

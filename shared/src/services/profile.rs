@@ -6,13 +6,15 @@
 //! same edit. So two concurrent edits of different fields both land, and
 //! neither silently overwrites the other.
 
+use time::OffsetDateTime;
+
 use crate::App;
 use crate::domain::{
     AccountStatus, Address, AddressId, AddressValue, AttributeError, AttributePatch, Locale, Login,
     MAX_ADDRESSES, MAX_ROLES, Password, PasswordError, PersonName, Role, User, UserId,
 };
 use crate::mail;
-use crate::ports::{ChangeOutcome, EndSessions, ProfileChange, StoreError};
+use crate::ports::{ChangeOutcome, EndSessions, ProfileChange, Store, StoreError};
 use crate::services::notify;
 use crate::services::passwords::{self, HashError};
 use crate::services::sessions::Principal;
@@ -65,7 +67,8 @@ const COLLISION_RETRIES: usize = 5;
 /// between; otherwise reads again. `missing` is the error when there is no
 /// such account.
 async fn change(
-    app: &App,
+    store: &dyn Store,
+    now: OffsetDateTime,
     user_id: UserId,
     missing: fn() -> ProfileError,
     password_hash: Option<&str>,
@@ -73,15 +76,14 @@ async fn change(
     mut edit: impl FnMut(&mut User) -> Result<(), ProfileError>,
 ) -> Result<(User, usize), ProfileError> {
     for _ in 0..COLLISION_RETRIES {
-        let Some(stored) = app.store.get_user(user_id).await? else {
+        let Some(stored) = store.get_user(user_id).await? else {
             return Err(missing());
         };
         let mut user = stored.clone();
         edit(&mut user)?;
-        user.updated_at = app.clock.now();
+        user.updated_at = now;
         user.version = stored.version + 1;
-        let outcome = app
-            .store
+        let outcome = store
             .update_profile(ProfileChange {
                 user: &user,
                 expected_version: stored.version,
@@ -127,7 +129,8 @@ pub async fn update_me(
 ) -> Result<User, ProfileError> {
     let specs = &app.config.profile_attributes;
     let (user, _) = change(
-        app,
+        app.store.as_ref(),
+        app.clock.now(),
         caller.user_id,
         || ProfileError::CallerGone,
         None,
@@ -187,7 +190,8 @@ pub async fn change_password(
     .map_err(ProfileError::WeakPassword)?;
     let hash = passwords::hash(password, app.config.argon2).await?;
     let (user, sessions_ended) = change(
-        app,
+        app.store.as_ref(),
+        app.clock.now(),
         caller.user_id,
         || ProfileError::CallerGone,
         Some(&hash),
@@ -211,7 +215,8 @@ pub async fn add_address(
     let id = AddressId::new();
     let now = app.clock.now();
     change(
-        app,
+        app.store.as_ref(),
+        app.clock.now(),
         caller.user_id,
         || ProfileError::CallerGone,
         None,
@@ -243,7 +248,8 @@ pub async fn delete_address(
     address_id: AddressId,
 ) -> Result<(), ProfileError> {
     change(
-        app,
+        app.store.as_ref(),
+        app.clock.now(),
         caller.user_id,
         || ProfileError::CallerGone,
         None,
@@ -323,13 +329,21 @@ pub async fn admin_update(
     if !admin.is_admin() {
         return Err(ProfileError::Forbidden);
     }
-    apply_admin_change(app, id, request, Some(caller.user_id)).await
+    apply_admin_change(
+        app.store.as_ref(),
+        app.clock.now(),
+        id,
+        request,
+        Some(caller.user_id),
+    )
+    .await
 }
 
 /// The change itself, for the admin endpoint and the operator program
 /// (`acting` is the admin making it, `None` for the operator).
 pub async fn apply_admin_change(
-    app: &App,
+    store: &dyn Store,
+    now: OffsetDateTime,
     id: UserId,
     request: AdminChange,
     acting: Option<UserId>,
@@ -350,7 +364,8 @@ pub async fn apply_admin_change(
         EndSessions::None
     };
     let (user, sessions_ended) = change(
-        app,
+        store,
+        now,
         id,
         || ProfileError::UserNotFound,
         None,
