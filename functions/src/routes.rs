@@ -241,8 +241,33 @@ mod tests {
         );
         assert_eq!(match_route("GET", "/v1/nothing"), RouteMatch::NotFound);
         assert_eq!(
-            match_route("GET", "/v1/users/confirm/"),
+            match_route("PUT", "/v1/users/me/"),
             RouteMatch::MethodNotAllowed
+        );
+    }
+
+    #[test]
+    fn literal_segments_beat_parameters_as_in_api_gateway() {
+        let endpoint = |method, path| match match_route(method, path) {
+            RouteMatch::Found { route, .. } => Some(route.endpoint),
+            _ => None,
+        };
+        assert_eq!(endpoint("GET", "/v1/users/me"), Some(Endpoint::Me));
+        assert_eq!(
+            endpoint("GET", "/v1/users/exists"),
+            Some(Endpoint::EmailExists)
+        );
+        assert_eq!(
+            endpoint("POST", "/v1/users/confirm/resend"),
+            Some(Endpoint::ResendConfirmation)
+        );
+        assert_eq!(
+            endpoint("GET", "/v1/users/confirm/resend"),
+            Some(Endpoint::Confirm)
+        );
+        assert_eq!(
+            endpoint("GET", "/v1/users/confirm"),
+            Some(Endpoint::GetUser)
         );
     }
 

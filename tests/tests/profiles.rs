@@ -576,7 +576,47 @@ async fn the_operator_creates_the_first_admin(app: TestApp) {
     assert!(error.to_string().contains("password"), "{error}");
 }
 
+/// A session whose account is gone (an operator removed the profile item):
+/// every change is refused as an invalid token, and nothing is written.
+async fn changes_to_a_missing_account_fail_cleanly(app: TestApp) {
+    use latchkey::domain::{SessionId, UserId};
+    use latchkey::services::profile::{self, ProfileError, ProfilePatch};
+    use latchkey::services::sessions::Principal;
+    use latchkey::tokens::AccessClaims;
+
+    let (user_id, session_id) = (UserId::new(), SessionId::new());
+    let caller = Principal {
+        user_id,
+        session_id,
+        claims: AccessClaims::for_user(
+            "issuer",
+            "latchkey",
+            user_id,
+            session_id,
+            time::OffsetDateTime::now_utc(),
+            std::time::Duration::from_secs(60),
+        ),
+    };
+    let patch = ProfilePatch {
+        profile_is_public: Some(true),
+        ..ProfilePatch::default()
+    };
+    let outcome = profile::update_me(&app.app, &caller, patch).await;
+    assert!(
+        matches!(outcome, Err(ProfileError::CallerGone)),
+        "{outcome:?}"
+    );
+    let address = latchkey::domain::AddressValue::parse("0xabc").unwrap();
+    let outcome = profile::add_address(&app.app, &caller, address, None).await;
+    assert!(
+        matches!(outcome, Err(ProfileError::CallerGone)),
+        "{outcome:?}"
+    );
+    assert!(app.app.store.get_user(user_id).await.unwrap().is_none());
+}
+
 latchkey_tests::on_both_stores! {
+    changes_to_a_missing_account_fail_cleanly;
     each_viewer_sees_exactly_the_fields_api_md_lists with ("PROFILE_ATTRIBUTES", ATTRIBUTES);
     a_patch_validates_every_field_and_moves_the_login with ("PROFILE_ATTRIBUTES", ATTRIBUTES);
     concurrent_patches_of_different_fields_both_land with ("PROFILE_ATTRIBUTES", ATTRIBUTES);
