@@ -508,15 +508,14 @@ async fn admins_disable_and_enable_accounts_and_others_may_not(app: TestApp) {
 
     // An admin cannot lock themselves out; unknown ids are 404.
     let own = format!("/v1/admin/users/{admin_id}");
-    let (status, _) = call(
-        &app,
-        Method::PATCH,
-        &own,
-        Some(&admin_token),
-        Some(json!({"roles": []})),
-    )
-    .await;
-    assert_eq!(status, 400);
+    for (change, field) in [
+        (json!({"roles": []}), "roles"),
+        (json!({"status": "disabled"}), "status"),
+    ] {
+        let (status, body) =
+            call(&app, Method::PATCH, &own, Some(&admin_token), Some(change)).await;
+        assert_eq!((status, &body["errors"][0]["field"]), (400, &json!(field)));
+    }
     let unknown = "/v1/admin/users/0193a7c3-ffff-7fff-bfff-ffffffffffff";
     let (status, body) = call(
         &app,

@@ -424,8 +424,11 @@ impl From<ProfileError> for ApiError {
                 Self::Validation(vec![FieldError::new("address", FieldCode::TooMany)])
             }
             ProfileError::AddressNotFound => Self::AddressNotFound,
-            ProfileError::SelfLockout => {
-                Self::Validation(vec![FieldError::new("status", FieldCode::InvalidValue)])
+            ProfileError::SelfLockout { field } => {
+                Self::Validation(vec![FieldError::new(field, FieldCode::InvalidValue)])
+            }
+            ProfileError::TooManyRoles => {
+                Self::Validation(vec![FieldError::new("roles", FieldCode::TooMany)])
             }
             ProfileError::Hash(error) => error.into(),
             ProfileError::Store(error) => error.into(),

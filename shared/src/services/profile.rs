@@ -42,9 +42,11 @@ pub enum ProfileError {
     TooManyAddresses,
     #[error("no such address on the account")]
     AddressNotFound,
-    /// An admin may not lock themselves out.
+    /// An admin may not lock themselves out; `field` names the change.
     #[error("an admin cannot disable themselves or drop their own admin role")]
-    SelfLockout,
+    SelfLockout { field: &'static str },
+    #[error("an account holds at most {MAX_ROLES} roles")]
+    TooManyRoles,
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]
@@ -354,8 +356,11 @@ pub async fn apply_admin_change(
             .roles
             .as_ref()
             .is_some_and(|roles| !roles.iter().any(|role| *role == Role::admin()));
-        if disabling || drops_admin {
-            return Err(ProfileError::SelfLockout);
+        if disabling {
+            return Err(ProfileError::SelfLockout { field: "status" });
+        }
+        if drops_admin {
+            return Err(ProfileError::SelfLockout { field: "roles" });
         }
     }
     let end_sessions = if disabling {
@@ -378,7 +383,9 @@ pub async fn apply_admin_change(
                 let mut roles = roles.clone();
                 roles.sort();
                 roles.dedup();
-                roles.truncate(MAX_ROLES);
+                if roles.len() > MAX_ROLES {
+                    return Err(ProfileError::TooManyRoles);
+                }
                 user.roles = roles;
             }
             Ok(())
