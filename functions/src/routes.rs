@@ -19,6 +19,9 @@ pub enum Endpoint {
     DeleteAddress,
     GetUser,
     AdminUpdateUser,
+    ConfirmationPage,
+    ResetPasswordPage,
+    PageAssets,
     Login,
     Refresh,
     Logout,
@@ -30,7 +33,7 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 22] = [
+    pub const ALL: [Endpoint; 25] = [
         Self::Status,
         Self::Register,
         Self::Confirm,
@@ -45,6 +48,9 @@ impl Endpoint {
         Self::DeleteAddress,
         Self::GetUser,
         Self::AdminUpdateUser,
+        Self::ConfirmationPage,
+        Self::ResetPasswordPage,
+        Self::PageAssets,
         Self::Login,
         Self::Refresh,
         Self::Logout,
@@ -72,6 +78,9 @@ impl Endpoint {
             Self::DeleteAddress => "delete-address",
             Self::GetUser => "get-user",
             Self::AdminUpdateUser => "admin-update-user",
+            Self::ConfirmationPage => "confirmation-page",
+            Self::ResetPasswordPage => "reset-password-page",
+            Self::PageAssets => "page-assets",
             Self::Login => "login",
             Self::Refresh => "refresh",
             Self::Logout => "logout",
@@ -131,6 +140,11 @@ pub const ROUTES: &[Route] = &[
     ),
     route("GET", "/v1/users/{id}", Endpoint::GetUser),
     route("PATCH", "/v1/admin/users/{id}", Endpoint::AdminUpdateUser),
+    route("GET", "/pages/confirmation", Endpoint::ConfirmationPage),
+    route("POST", "/pages/confirmation", Endpoint::ConfirmationPage),
+    route("GET", "/pages/reset-password", Endpoint::ResetPasswordPage),
+    route("POST", "/pages/reset-password", Endpoint::ResetPasswordPage),
+    route("GET", "/pages/assets/{file}", Endpoint::PageAssets),
     route("POST", "/v1/auth/login", Endpoint::Login),
     route("POST", "/v1/auth/refresh", Endpoint::Refresh),
     route("POST", "/v1/auth/logout", Endpoint::Logout),

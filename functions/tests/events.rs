@@ -77,6 +77,12 @@ const EXPECTED: &[(&str, u16, Option<&str>)] = &[
     // Grace's profile is private: anyone else sees `{id}` alone.
     ("get-user", 200, None),
     ("get-user-unknown", 404, Some("user_not_found")),
+    ("confirmation-page", 200, None),
+    ("confirmation-page-resend", 200, None),
+    ("reset-password-page", 200, None),
+    // An unknown code: the page says the link is invalid.
+    ("reset-password-page-submit", 400, None),
+    ("page-assets", 200, None),
     // Last: after `forgot-password` has replaced any earlier reset code, the
     // sample token is seeded as grace's current one, and the reset events
     // use it (the last one changes grace's password).

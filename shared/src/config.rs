@@ -42,7 +42,8 @@ pub struct Config {
     pub reset_code_ttl: Duration,
     /// `PASSWORD_RESET_URL`: the page a reset email links to, with the code
     /// in the fragment (`#token=…`) so it stays out of server logs. Default
-    /// `<PUBLIC_BASE_URL>/reset-password`.
+    /// the reset page (`<PUBLIC_BASE_URL>/pages/reset-password`), or
+    /// `<PUBLIC_BASE_URL>/reset-password` without pages.
     pub password_reset_url: Url,
     /// `EMAIL_EXISTS_ENABLED` (default true): `GET /v1/users/exists` answers;
     /// when false it is a 404 like any unknown route.
@@ -60,7 +61,12 @@ pub struct Config {
     /// `REQUIRE_EMAIL_CONFIRMATION` (default true): unconfirmed accounts
     /// cannot sign in.
     pub require_email_confirmation: bool,
-    /// Where browsers land after opening a confirmation link.
+    /// `PAGES_ENABLED` (default true): the API serves its own confirmation
+    /// and reset-password pages under `/pages/`, and email links lead there.
+    pub pages_enabled: bool,
+    /// Where browsers land after opening a confirmation link
+    /// (`CONFIRMATION_REDIRECT_URL`; default the confirmation page, or
+    /// `PUBLIC_BASE_URL` without pages).
     pub confirmation_redirect_url: Url,
     /// Base of the `type` URI of problem documents (`ERROR_DOCS_URL`).
     pub error_docs_url: String,
@@ -133,20 +139,25 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let reader = Reader { lookup: &lookup };
         let public_base_url = reader.url("PUBLIC_BASE_URL")?;
+        let pages_enabled = reader.boolean("PAGES_ENABLED", true)?;
+        let under_base = |path: &str| {
+            public_base_url
+                .join(path)
+                .map_err(|error| ConfigError::Invalid {
+                    name: "PUBLIC_BASE_URL",
+                    reason: error.to_string(),
+                })
+        };
         let confirmation_redirect_url = match reader.optional("CONFIRMATION_REDIRECT_URL") {
             Some(_) => reader.url("CONFIRMATION_REDIRECT_URL")?,
+            None if pages_enabled => under_base("pages/confirmation")?,
             None => public_base_url.clone(),
         };
-        let password_reset_url =
-            match reader.optional("PASSWORD_RESET_URL") {
-                Some(_) => reader.url("PASSWORD_RESET_URL")?,
-                None => public_base_url.join("reset-password").map_err(|error| {
-                    ConfigError::Invalid {
-                        name: "PUBLIC_BASE_URL",
-                        reason: error.to_string(),
-                    }
-                })?,
-            };
+        let password_reset_url = match reader.optional("PASSWORD_RESET_URL") {
+            Some(_) => reader.url("PASSWORD_RESET_URL")?,
+            None if pages_enabled => under_base("pages/reset-password")?,
+            None => under_base("reset-password")?,
+        };
         let profile_attributes = match reader.optional("PROFILE_ATTRIBUTES") {
             None => Vec::new(),
             Some(raw) => serde_json::from_str(&raw).map_err(|error| ConfigError::Invalid {
@@ -209,6 +220,7 @@ impl Config {
             exists_limit_per_ip: reader.rate_limit("EXISTS_LIMIT_PER_IP", "30/60")?,
             password_policy: PasswordPolicy::new(reader.number("PASSWORD_MIN_LENGTH", 8)?),
             require_email_confirmation: reader.boolean("REQUIRE_EMAIL_CONFIRMATION", true)?,
+            pages_enabled,
             confirmation_redirect_url,
             error_docs_url: reader
                 .optional("ERROR_DOCS_URL")
@@ -336,14 +348,15 @@ mod tests {
         assert_eq!(config.signing_algorithm, SigningAlgorithm::RS256);
         assert!(config.require_email_confirmation);
         assert_eq!(config.password_policy.min_len(), 8);
+        assert!(config.pages_enabled);
         assert_eq!(
             config.confirmation_redirect_url.as_str(),
-            "https://auth.example.com/"
+            "https://auth.example.com/pages/confirmation"
         );
         assert_eq!(config.reset_code_ttl, Duration::from_secs(3600));
         assert_eq!(
             config.password_reset_url.as_str(),
-            "https://auth.example.com/reset-password"
+            "https://auth.example.com/pages/reset-password"
         );
         assert!(config.email_exists_enabled);
         assert_eq!(
@@ -352,6 +365,24 @@ mod tests {
                 max: 3,
                 window: Duration::from_secs(900)
             }
+        );
+    }
+
+    #[test]
+    fn without_pages_the_links_lead_to_the_deployers_own() {
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push(("PAGES_ENABLED", "false"));
+        let config = Config::from_lookup(lookup(&pairs)).unwrap();
+        assert!(!config.pages_enabled);
+        assert_eq!(
+            config.confirmation_redirect_url.as_str(),
+            "https://auth.example.com/"
+        );
+        pairs.push(("PASSWORD_RESET_URL", "https://app.example.com/reset"));
+        let config = Config::from_lookup(lookup(&pairs)).unwrap();
+        assert_eq!(
+            config.password_reset_url.as_str(),
+            "https://app.example.com/reset"
         );
     }
 

@@ -77,6 +77,10 @@ pub fn confirmation(config: &Config, user: &User, code: &OneTimeCode) -> EmailMe
 /// fragment, which browsers never send to a server.
 pub fn password_reset(config: &Config, user: &User, code: &OneTimeCode) -> EmailMessage {
     let mut url = config.password_reset_url.clone();
+    // The page cannot know the account before the code is posted, so the
+    // link tells it the language.
+    url.query_pairs_mut()
+        .append_pair("lang", user.locale.as_str());
     url.set_fragment(Some(&format!("token={}", code.as_str())));
     let link = url.to_string();
     let minutes = config.reset_code_ttl.as_secs() / 60;
@@ -231,7 +235,7 @@ mod tests {
         let code = OneTimeCode::generate();
         let message = password_reset(&config(), &user(Locale::En), &code);
         let link = format!(
-            "https://auth.example.com/base/reset-password#token={}",
+            "https://auth.example.com/base/pages/reset-password?lang=en#token={}",
             code.as_str()
         );
         assert_eq!(message.subject, "Reset your password");

@@ -311,7 +311,7 @@ async fn links_point_at_the_configured_base_url_whatever_host_the_request_names(
     );
     let reset = app.reset_link(&email).await;
     assert!(
-        reset.starts_with("https://auth.example.com/base/reset-password#token="),
+        reset.starts_with("https://auth.example.com/base/pages/reset-password?lang=en#token="),
         "{reset}"
     );
     for body in app.emails_to(&email).await {

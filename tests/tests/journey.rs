@@ -275,9 +275,15 @@ async fn browsers_opening_the_link_are_redirected_and_api_clients_get_json() {
     assert_eq!(response.status(), 303);
     assert_eq!(
         response.headers()["location"],
-        "https://app.example.com/welcome?confirmed=true"
+        "https://app.example.com/welcome?confirmed=true&lang=en"
     );
     assert!(response.headers().contains_key("x-request-id"));
+    // Opened again (a mail scanner was first): the same success, said so.
+    let response = browser(link.clone()).send().await.unwrap();
+    assert_eq!(
+        response.headers()["location"],
+        "https://app.example.com/welcome?confirmed=already&lang=en"
+    );
 
     let response = browser(format!(
         "{}/v1/users/confirm/{}",

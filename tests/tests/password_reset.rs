@@ -43,7 +43,10 @@ async fn forgot_reset_and_sign_in_with_the_new_password(app: TestApp) {
     );
     let link = app.reset_link(&email).await;
     assert!(
-        link.starts_with(&format!("{}/reset-password#token=", app.base_url)),
+        link.starts_with(&format!(
+            "{}/pages/reset-password?lang=en#token=",
+            app.base_url
+        )),
         "{link}"
     );
     let token = app.reset_token(&email).await;

@@ -7,7 +7,7 @@ use http::header::LOCATION;
 use lambda_http::{Body, Request, RequestExt, Response};
 use latchkey::App;
 use latchkey::http::{ApiError, FieldCode, Validator, json_response, parse_fields};
-use latchkey::services::confirm::confirm_email;
+use latchkey::services::confirm::{ConfirmError, Confirmed, confirm_email};
 use serde_json::json;
 
 pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
@@ -17,11 +17,11 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiEr
             .first("code")
             .unwrap_or_default()
             .to_owned();
-        let outcome = confirm(app, &code).await;
         if wants_html(&request) {
-            return redirect(app, outcome);
+            let outcome = confirm_email(app, &code).await;
+            return redirect(app, outcome).await;
         }
-        return outcome;
+        return confirm(app, &code).await;
     }
     let fields = parse_fields(&request)?;
     let mut check = Validator::default();
@@ -36,10 +36,10 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiEr
 }
 
 async fn confirm(app: &App, code: &str) -> Result<Response<Body>, ApiError> {
-    let user_id = confirm_email(app, code).await?;
+    let confirmed = confirm_email(app, code).await?;
     json_response(
         StatusCode::OK,
-        &json!({ "user_id": user_id.to_string(), "status": "active" }),
+        &json!({ "user_id": confirmed.user_id.to_string(), "status": "active" }),
     )
 }
 
@@ -56,18 +56,31 @@ fn wants_html(request: &Request) -> bool {
         && !header("x-requested-with").eq_ignore_ascii_case("XMLHttpRequest")
 }
 
-/// `303` to the configured page with `?confirmed=true` or `?error=<code>`.
-fn redirect(
+/// `303` to the configured page with `?confirmed=true` (or `already`) and
+/// the account's `lang`, or `?error=<code>`.
+async fn redirect(
     app: &App,
-    outcome: Result<Response<Body>, ApiError>,
+    outcome: Result<Confirmed, ConfirmError>,
 ) -> Result<Response<Body>, ApiError> {
     let mut target = app.config.confirmation_redirect_url.clone();
-    match &outcome {
-        Ok(_) => target.query_pairs_mut().append_pair("confirmed", "true"),
-        Err(error) => target.query_pairs_mut().append_pair("error", error.code()),
-    };
-    if let Err(error @ ApiError::Internal(_)) = outcome {
-        tracing::error!(error = %error, source = ?std::error::Error::source(&error), "confirmation failed");
+    match outcome {
+        Ok(confirmed) => {
+            let value = if confirmed.already { "already" } else { "true" };
+            target.query_pairs_mut().append_pair("confirmed", value);
+            // The page speaks the account's language.
+            if let Ok(Some(user)) = app.store.get_user(confirmed.user_id).await {
+                target
+                    .query_pairs_mut()
+                    .append_pair("lang", user.locale.as_str());
+            }
+        }
+        Err(error) => {
+            let error = ApiError::from(error);
+            if error.status().is_server_error() {
+                tracing::error!(error = %error, source = ?std::error::Error::source(&error), "confirmation failed");
+            }
+            target.query_pairs_mut().append_pair("error", error.code());
+        }
     }
     Response::builder()
         .status(StatusCode::SEE_OTHER)

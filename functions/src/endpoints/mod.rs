@@ -14,6 +14,7 @@ pub mod keys;
 pub mod login;
 pub mod logout;
 pub mod me;
+pub mod pages;
 pub mod password_reset;
 pub mod refresh;
 pub mod register;
@@ -43,6 +44,9 @@ pub async fn call(
         Endpoint::DeleteAddress => addresses::delete(app, request).await,
         Endpoint::GetUser => users::get(app, request).await,
         Endpoint::AdminUpdateUser => users::admin_patch(app, request).await,
+        Endpoint::ConfirmationPage => pages::confirmation(app, meta, request).await,
+        Endpoint::ResetPasswordPage => pages::reset(app, meta, request).await,
+        Endpoint::PageAssets => pages::asset(app, &request),
         Endpoint::Login => login::handle(app, request).await,
         Endpoint::Refresh => refresh::handle(app, request).await,
         Endpoint::Logout => logout::handle(app, request).await,

@@ -4,7 +4,7 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use latchkey::App;
-use latchkey::http::body::FieldValue;
+use latchkey::http::body::{FieldValue, Fields};
 use latchkey::http::{
     ApiError, FieldCode, FieldError, RequestMeta, Validator, json_response, parse_fields,
 };
@@ -33,6 +33,14 @@ pub async fn forgot(
 
 pub async fn reset(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
     let fields = parse_fields(&request)?;
+    let (token, password) = parse_reset(&fields)?;
+    let user_id = reset_password(app, &token, &password).await?;
+    json_response(StatusCode::OK, &json!({ "user_id": user_id.to_string() }))
+}
+
+/// `token`, `password` and a matching `password_confirmation`; the reset
+/// page posts the same fields.
+pub fn parse_reset(fields: &Fields) -> Result<(String, String), ApiError> {
     let mut check = Validator::default();
     let token = check.required(
         "token",
@@ -56,7 +64,5 @@ pub async fn reset(app: &App, request: Request) -> Result<Response<Body>, ApiErr
             FieldCode::PasswordMismatch,
         )),
     }
-    let (token, password) = check.finish_with(|| Some((token?, password?)))?;
-    let user_id = reset_password(app, &token, &password).await?;
-    json_response(StatusCode::OK, &json!({ "user_id": user_id.to_string() }))
+    check.finish_with(|| Some((token?, password?)))
 }

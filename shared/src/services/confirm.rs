@@ -13,9 +13,17 @@ pub enum ConfirmError {
     Store(#[from] StoreError),
 }
 
+/// A successful confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confirmed {
+    pub user_id: UserId,
+    /// The code had been used before (the same answer, for the page to say so).
+    pub already: bool,
+}
+
 /// Activates the account the code belongs to. Opening the same unexpired link
 /// again succeeds again (idempotent), since mail scanners prefetch links.
-pub async fn confirm_email(app: &App, code: &str) -> Result<UserId, ConfirmError> {
+pub async fn confirm_email(app: &App, code: &str) -> Result<Confirmed, ConfirmError> {
     if !OneTimeCode::is_plausible(code) {
         return Err(ConfirmError::InvalidCode);
     }
@@ -26,9 +34,15 @@ pub async fn confirm_email(app: &App, code: &str) -> Result<UserId, ConfirmError
     {
         ConfirmOutcome::Confirmed(user_id) => {
             tracing::info!(%user_id, "email confirmed");
-            Ok(user_id)
+            Ok(Confirmed {
+                user_id,
+                already: false,
+            })
         }
-        ConfirmOutcome::AlreadyConfirmed(user_id) => Ok(user_id),
+        ConfirmOutcome::AlreadyConfirmed(user_id) => Ok(Confirmed {
+            user_id,
+            already: true,
+        }),
         ConfirmOutcome::Invalid => Err(ConfirmError::InvalidCode),
     }
 }
