@@ -2,11 +2,14 @@
 # Runs every check and every test: formatting, cfn-lint on template.yaml,
 # clippy, the Lambda binaries' dependency check, and `cargo test` for the
 # whole workspace (unit, handler, store-contract and end-to-end suites, the
-# AWS ones on moto_server, which the tests start themselves).
+# AWS ones on moto_server, which the tests start themselves), and the pages
+# in headless Chromium.
 #
-# Needs only the Rust toolchain and Python 3 with pip: the pinned Python
-# tools (scripts/requirements-test.txt) are installed into a virtual
-# environment under $LATCHKEY_TOOLS_DIR (default: .tools) on first run.
+# Needs the Rust toolchain, Python 3 with pip, and Node with npm: the pinned
+# Python tools (scripts/requirements-test.txt) are installed into a virtual
+# environment under $LATCHKEY_TOOLS_DIR (default: .tools) on first run, the
+# pinned playwright-core into tests/browser/node_modules, and Debian's
+# chromium with apt-get when it is missing (as root; otherwise install it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,3 +56,22 @@ for file in tests/tests/*.rs; do
   suites+=(--test "$(basename "$file" .rs)")
 done
 LATCHKEY_TEST_SIGNING_ALGORITHM=ES256 cargo test --workspace "${suites[@]}"
+
+step "browser test: the pages in headless Chromium (screenshots in tests/browser/screenshots/)"
+chromium_bin=${CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$chromium_bin" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    step "installing Debian's chromium"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q chromium >/dev/null
+  else
+    echo "Chromium not found at $chromium_bin: install Debian's chromium (sudo apt-get install chromium) or set CHROMIUM" >&2
+    exit 1
+  fi
+fi
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+cargo build --workspace --bins
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+LOCAL_API="$target_dir/debug/local-api" CHROMIUM="$chromium_bin" node tests/browser/journey.mjs
