@@ -2,6 +2,7 @@
 //! per process (per Lambda cold start) and shared by every request.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::Config;
 use crate::adapters::dynamodb::DynamoStore;
@@ -9,6 +10,14 @@ use crate::adapters::kms::{KmsSigner, KmsSignerError, fetch_public_key};
 use crate::adapters::ses::SesMailer;
 use crate::ports::{Clock, Mailer, Store, SystemClock, TokenSigner};
 use crate::tokens::{PublicKey, TokenVerifier, VerifierError};
+
+static AWS_CLIENT_SETS_BUILT: AtomicUsize = AtomicUsize::new(0);
+
+/// How many times this process has built its AWS SDK clients: once per cold
+/// start, never per request (the cold-start test reads it).
+pub fn aws_client_sets_built() -> usize {
+    AWS_CLIENT_SETS_BUILT.load(Ordering::Relaxed)
+}
 
 pub struct App {
     pub config: Config,
@@ -62,12 +71,17 @@ impl App {
         Self::on_aws_with(config, &aws_config::load_from_env().await).await
     }
 
-    /// The production adapters on a given AWS configuration.
+    /// The production adapters on a given AWS configuration: each SDK client
+    /// is built here once, the signing key's public half is fetched here
+    /// (which opens the KMS connection), and the DynamoDB connection is
+    /// opened here too, so the first request pays for neither.
     pub async fn on_aws_with(
         config: Config,
         aws: &aws_config::SdkConfig,
     ) -> Result<Self, StartupError> {
+        AWS_CLIENT_SETS_BUILT.fetch_add(1, Ordering::Relaxed);
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name);
+        store.open_connection().await;
         let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(aws), &config.mail_from);
         let kms = aws_sdk_kms::Client::new(aws);
         let signer = KmsSigner::connect_with(

@@ -56,6 +56,16 @@ impl DynamoStore {
         }
     }
 
+    /// Opens the HTTPS connection to DynamoDB (DNS, TCP, TLS) with one read
+    /// of a key that never exists, so that cost falls in the cold start
+    /// rather than on the first request. Failures only log: the request that
+    /// needs the table will report them properly.
+    pub async fn open_connection(&self) {
+        if let Err(error) = self.get::<GuardItem>("WARM-UP".to_owned(), "WARM-UP").await {
+            tracing::debug!(%error, "DynamoDB warm-up read failed");
+        }
+    }
+
     /// Creates the table (on-demand, `pk`/`sk`, TTL on `expires_at`) if it
     /// does not exist. For local bootstrap and tests; production tables come
     /// from `template.yaml`.

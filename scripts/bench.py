@@ -1,0 +1,350 @@
+#!/usr/bin/env python3
+"""Benchmarks, printed as tables.
+
+1. local-api (release, embedded store) under load from wrk: requests per
+   second, p50 and p99 latency for status, login, register, refresh,
+   token-info and /v1/users/me, and the server's peak memory.
+2. The machine's argon2id limit (verifications per second on all cores)
+   beside login throughput, as a ratio.
+3. Each Lambda binary's init duration and first-invocation latency under a
+   stand-in for the Lambda runtime API, with the AWS adapters on moto_server.
+4. Stripped binary sizes: x86_64 release, and arm64 from the deploy build
+   (scripts/deploy-build.sh) when it has run.
+
+Usage: python3 scripts/bench.py [--seconds 10] [--connections 8]
+Needs wrk (Debian's package; installed with apt-get when run as root) and
+moto_server (scripts/test.sh installs it into .tools/venv).
+"""
+
+import argparse
+import http.server
+import json
+import os
+import pathlib
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+LUA = ROOT / "scripts" / "bench"
+PASSWORD = "correct horse battery staple"
+
+
+def say(text):
+    print(f"==> {text}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def target_dir():
+    metadata = subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--no-deps"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    )
+    return pathlib.Path(json.loads(metadata.stdout)["target_directory"])
+
+
+def ensure_wrk():
+    if shutil.which("wrk"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        say("installing Debian's wrk")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, env=env,
+                       stdout=subprocess.DEVNULL)
+        if not shutil.which("wrk"):
+            subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
+            subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, env=env,
+                           stdout=subprocess.DEVNULL)
+        return
+    sys.exit("wrk not found: install it (apt-get install wrk)")
+
+
+def request(base, method, path, body=None, token=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method)
+    if body is not None:
+        req.add_header("content-type", "application/json")
+    if token:
+        req.add_header("authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def wait_for(url, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"{url} did not answer within {seconds} s")
+
+
+def confirmation_link(outbox, address):
+    for eml in sorted(outbox.glob("*.eml"), reverse=True):
+        text = eml.read_text()
+        if address in text:
+            text = re.sub(r"=\r?\n", "", text)
+            match = re.search(r"(http://\S+/v1/users/confirm/[A-Za-z0-9_-]{43})", text)
+            if match:
+                return match.group(1)
+    sys.exit(f"no confirmation email for {address}")
+
+
+def wrk(base, path, script, seconds, connections, env):
+    threads = min(connections, os.cpu_count() or 1)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+               "-s", str(LUA / script), base + path]
+    output = subprocess.run(command, check=True, capture_output=True, text=True,
+                            env={**os.environ, **env}).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+
+    def percentile(name):
+        value, unit = re.search(rf"^\s+{name}\s+([\d.]+)(us|ms|s)", output, re.M).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {"rate": rate, "p50": percentile("50%"), "p99": percentile("99%"),
+            "errors": int(errors.group(1)) if errors else 0}
+
+
+def peak_memory_mib(pid):
+    status = pathlib.Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def load_benchmarks(binaries, seconds, connections):
+    data_dir = pathlib.Path(tempfile.mkdtemp(prefix="latchkey-bench-"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [binaries / "local-api", "--port", str(port), "--data-dir", data_dir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "RUST_LOG": "warn"},
+    )
+    try:
+        wait_for(base + "/status")
+        email = "bench@example.com"
+        status, _ = request(base, "POST", "/v1/users", {"email": email, "password": PASSWORD})
+        assert status == 201, status
+        urllib.request.urlopen(confirmation_link(data_dir / "outbox", email)).read()
+        # Enough sessions that each wrk thread follows a refresh chain of its own.
+        tokens = []
+        for _ in range(connections + 1):
+            status, pair = request(base, "POST", "/v1/auth/login",
+                                   {"login": email, "password": PASSWORD, "remember_me": True})
+            assert status == 200, pair
+            tokens.append(pair)
+        access = tokens[0]["access_token"]
+        env = {
+            "BENCH_LOGIN": json.dumps({"login": email, "password": PASSWORD}),
+            "BENCH_TOKEN": access,
+            "BENCH_REFRESH_TOKENS": " ".join(pair["refresh_token"] for pair in tokens[1:]),
+        }
+        rows = []
+        for name, path, script in [
+            ("GET /status", "/status", "get.lua"),
+            ("POST /v1/auth/login", "/v1/auth/login", "login.lua"),
+            ("POST /v1/users", "/v1/users", "register.lua"),
+            ("POST /v1/auth/refresh", "/v1/auth/refresh", "refresh.lua"),
+            ("GET /v1/auth/token-info", "/v1/auth/token-info", "bearer.lua"),
+            ("GET /v1/users/me", "/v1/users/me", "bearer.lua"),
+        ]:
+            say(f"wrk {name}")
+            # Refresh chains need one connection per thread.
+            conns = min(connections, os.cpu_count() or 1) if "refresh" in path else connections
+            rows.append((name, conns, wrk(base, path, script, seconds, conns, env)))
+        return rows, peak_memory_mib(server.pid)
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def argon2_limit(examples):
+    say("argon2id limit")
+    output = subprocess.run([examples / "argon2_limit", "5"], check=True,
+                            capture_output=True, text=True).stdout.split()
+    return float(output[0]), int(output[1])
+
+
+class RuntimeApi(http.server.ThreadingHTTPServer):
+    """A stand-in for the Lambda runtime API: hands out one event, records
+    when the function asked for it and when it answered."""
+
+    def __init__(self, event):
+        super().__init__(("127.0.0.1", 0), RuntimeHandler)
+        self.event = event
+        self.asked = threading.Event()
+        self.answered = threading.Event()
+        self.times = {}
+        self.response = None
+
+
+class RuntimeHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        server = self.server
+        if not self.path.endswith("/invocation/next"):
+            self.send_error(404)
+            return
+        if server.asked.is_set():
+            # One invocation only: later polls wait until the run ends.
+            server.answered.wait(30)
+            time.sleep(30)
+            return
+        server.times["asked"] = time.perf_counter()
+        server.asked.set()
+        body = json.dumps(server.event).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("lambda-runtime-aws-request-id", "bench-request")
+        self.send_header("lambda-runtime-deadline-ms", str(int(time.time() * 1000) + 30000))
+        self.send_header("lambda-runtime-invoked-function-arn",
+                         "arn:aws:lambda:us-east-1:123456789012:function:bench")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        server.times["sent"] = time.perf_counter()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        server = self.server
+        length = int(self.headers.get("content-length", 0))
+        payload = self.rfile.read(length)
+        server.times["answered"] = time.perf_counter()
+        server.response = (self.path, payload)
+        self.send_response(202)
+        self.send_header("content-length", "0")
+        self.end_headers()
+        server.answered.set()
+
+
+def moto_python():
+    moto_server = os.environ.get("MOTO_SERVER") or str(ROOT / ".tools/venv/bin/moto_server")
+    python = pathlib.Path(moto_server).parent / "python3"
+    if not python.exists():
+        sys.exit("moto not found: run ./scripts/test.sh once (it installs it), or set MOTO_SERVER")
+    return python
+
+
+def init_benchmarks(binaries):
+    port = free_port()
+    moto = subprocess.Popen([moto_python(), ROOT / "tests" / "moto_serial.py", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    aws = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench",
+           "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1"}
+    try:
+        wait_for(endpoint + "/moto-api/")
+        # local-api --aws --bootstrap creates the table, key and sender.
+        api_port = free_port()
+        bootstrap = subprocess.Popen(
+            [binaries / "local-api", "--aws", "--bootstrap", "--port", str(api_port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **aws})
+        wait_for(f"http://127.0.0.1:{api_port}/status", 60)
+        bootstrap.terminate()
+        bootstrap.wait()
+        config = {
+            "TABLE_NAME": "latchkey", "KMS_KEY_ID": "alias/latchkey-local",
+            "KMS_MESSAGE_TYPE": "RAW", "MAIL_FROM": "no-reply@latchkey.example",
+            "PUBLIC_BASE_URL": "https://auth.example.com", "RUST_LOG": "warn",
+            "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+            "AWS_LAMBDA_FUNCTION_VERSION": "1",
+        }
+        rows = []
+        for source in sorted((ROOT / "functions" / "src" / "bin").glob("*.rs")):
+            name = source.stem
+            event_file = ROOT / "events" / f"{name}.json"
+            if not event_file.exists():
+                event_file = next(iter(sorted((ROOT / "events").glob(f"{name}*.json"))))
+            runtime = RuntimeApi(json.loads(event_file.read_text()))
+            thread = threading.Thread(target=runtime.serve_forever, daemon=True)
+            thread.start()
+            env = {**os.environ, **aws, **config,
+                   "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{runtime.server_address[1]}"}
+            started = time.perf_counter()
+            process = subprocess.Popen([binaries / name], env=env,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            if not runtime.answered.wait(30):
+                process.kill()
+                sys.exit(f"{name} did not answer: {process.stderr.read().decode()[-2000:]}")
+            process.kill()
+            process.wait()
+            runtime.shutdown()
+            times = runtime.times
+            status = json.loads(runtime.response[1]).get("statusCode") if runtime.response else None
+            rows.append((name, (times["asked"] - started) * 1000,
+                         (times["answered"] - times["sent"]) * 1000, status))
+        return rows
+    finally:
+        moto.terminate()
+        moto.wait()
+
+
+def sizes(directory, names):
+    return {name: (directory / name).stat().st_size / 2**20
+            for name in names if (directory / name).exists()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections")
+    args = parser.parse_args()
+
+    ensure_wrk()
+    say("cargo build --release (local-api, the Lambda binaries, argon2_limit)")
+    subprocess.run(["cargo", "build", "--release", "-p", "latchkey-local", "-p", "latchkey-functions"],
+                   cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "-p", "latchkey", "--example", "argon2_limit"],
+                   cwd=ROOT, check=True)
+    release = target_dir() / "release"
+    names = sorted(path.stem for path in (ROOT / "functions" / "src" / "bin").glob("*.rs"))
+
+    load, peak = load_benchmarks(release, args.seconds, args.connections)
+    limit, cores = argon2_limit(release / "examples")
+    init = init_benchmarks(release)
+    x86 = sizes(release, names)
+    arm = {name: size for name, size in
+           ((name, target_dir() / "lambda" / name / "bootstrap") for name in names)
+           if size.exists()}
+
+    print(f"\nlocal-api, release, embedded store; wrk {args.seconds} s per route, "
+          f"{args.connections} connections; {cores} cores")
+    print(f"{'route':28} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for name, conns, row in load:
+        print(f"{name:28} {conns:5} {row['rate']:9.0f} {row['p50']:8.2f} {row['p99']:8.2f} "
+              f"{row['errors']:8}")
+    print(f"peak resident memory of local-api: {peak:.1f} MiB")
+
+    login = next(row for name, _, row in load if "login" in name)["rate"]
+    print(f"\nargon2id limit ({cores} cores, m=19456 KiB, t=2, p=1): {limit:.1f} verifications/s")
+    print(f"login throughput / argon2id limit: {login:.1f} / {limit:.1f} = {100 * login / limit:.0f} %")
+
+    print("\nLambda binaries under a runtime API stand-in, AWS adapters on moto_server")
+    print(f"{'binary':24} {'init ms':>8} {'first ms':>9} {'status':>7} {'x86_64 MB':>10} {'arm64 MB':>9}")
+    for name, init_ms, first_ms, status in init:
+        arm_size = arm.get(name)
+        arm_text = f"{arm_size.stat().st_size / 2**20:9.1f}" if arm_size else f"{'-':>9}"
+        print(f"{name:24} {init_ms:8.1f} {first_ms:9.1f} {status!s:>7} {x86.get(name, 0):10.1f} {arm_text}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,2 @@
+-- A GET with the access token in BENCH_TOKEN.
+wrk.headers["authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The deploy build: every Lambda binary cross-compiled for arm64 (Graviton)
+# with cargo-lambda and zig, then `sam validate --lint` on template.yaml.
+# `sam build --beta-features` does the same per function for a deploy; this
+# script is what CI runs, since it needs no Docker and no AWS account.
+#
+# Installs its pinned tools (scripts/requirements-deploy.txt) into a venv
+# under $LATCHKEY_TOOLS_DIR (default .tools) and the Rust target for arm64.
+# Prints each binary's stripped size.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+tools_dir=${LATCHKEY_TOOLS_DIR:-.tools}
+venv="$tools_dir/deploy-venv"
+case "$venv" in /*) ;; *) venv="$PWD/$venv" ;; esac
+requirements=scripts/requirements-deploy.txt
+stamp="$venv/.requirements.sha256"
+wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
+if [ ! -x "$venv/bin/cargo-lambda" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  step "installing pinned deploy tools into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  echo "$wanted" > "$stamp"
+fi
+export PATH="$venv/bin:$PATH"
+export SAM_CLI_TELEMETRY=0
+
+if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  step "adding the Rust target aarch64-unknown-linux-gnu"
+  rustup target add aarch64-unknown-linux-gnu
+fi
+
+step "sam validate --lint"
+sam validate --lint --region us-east-1
+
+step "cargo lambda build --release --arm64 (every endpoint)"
+started=$(date +%s)
+cargo lambda build --release --arm64 -p latchkey-functions
+echo "built in $(( $(date +%s) - started )) s"
+
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+step "arm64 bootstrap sizes (stripped)"
+python3 - "$target_dir/lambda" functions/src/bin <<'PY'
+import pathlib, struct, sys
+
+lambda_dir, bins = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+expected = sorted(path.stem for path in bins.glob("*.rs"))
+for name in expected:
+    bootstrap = lambda_dir / name / "bootstrap"
+    if not bootstrap.exists():
+        sys.exit(f"no bootstrap for {name} in {lambda_dir}")
+    header = bootstrap.read_bytes()[:20]
+    (machine,) = struct.unpack_from("<H", header, 18)
+    if header[:4] != b"\x7fELF" or machine != 183:  # EM_AARCH64
+        sys.exit(f"{bootstrap} is not an arm64 ELF binary")
+    print(f"{name:24} {bootstrap.stat().st_size / 2**20:6.1f} MB")
+PY
