@@ -29,6 +29,8 @@ pub async fn run_lambda(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     let app = App::from_env().await.inspect_err(|error| {
         tracing::error!(endpoint = endpoint.name(), error = %error, "start-up failed");
     })?;
+    app.open_connections(endpoint.uses_store(), endpoint.sends_mail())
+        .await;
     lambda_http::run(service_fn(|request| {
         let app = &app;
         async move { Ok::<_, Infallible>(handle(app, endpoint, request).await) }

@@ -93,6 +93,36 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// Whether the endpoint reads or writes the table (its function opens
+    /// the DynamoDB connection during init, and its policy grants the table).
+    pub fn uses_store(self) -> bool {
+        !matches!(
+            self,
+            Self::Status
+                | Self::PublicKey
+                | Self::Jwks
+                | Self::OpenidConfiguration
+                | Self::PageAssets
+        )
+    }
+
+    /// Whether the endpoint sends email (its function opens the SES
+    /// connection during init, and its policy grants sending).
+    pub fn sends_mail(self) -> bool {
+        matches!(
+            self,
+            Self::Register
+                | Self::ResendConfirmation
+                | Self::ForgotPassword
+                | Self::ResetPassword
+                | Self::ChangePassword
+                | Self::ConfirmationPage
+                | Self::ResetPasswordPage
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
     pub method: &'static str,

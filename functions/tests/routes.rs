@@ -35,6 +35,24 @@ fn route_keys() -> BTreeSet<String> {
     ROUTES.iter().map(|route| route.key()).collect()
 }
 
+/// Every action the function's inline policy statements allow.
+fn policy_actions(function: &Value) -> Vec<String> {
+    let mut actions = Vec::new();
+    for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
+        for statement in policy["Statement"].as_sequence().unwrap() {
+            match &statement["Action"] {
+                Value::String(action) => actions.push(action.clone()),
+                Value::Sequence(list) => actions.extend(
+                    list.iter()
+                        .map(|action| action.as_str().unwrap().to_owned()),
+                ),
+                other => panic!("unexpected Action {other:?}"),
+            }
+        }
+    }
+    actions
+}
+
 #[test]
 fn the_template_has_one_function_per_endpoint_with_exactly_its_routes() {
     let template = template();
@@ -60,6 +78,18 @@ fn the_template_has_one_function_per_endpoint_with_exactly_its_routes() {
         let endpoint = endpoint
             .unwrap_or_else(|| panic!("{logical_id} builds {binary}, which is no endpoint"));
         functions.insert(binary.to_owned());
+        let actions = policy_actions(resource);
+        let grants = |action: &str| actions.iter().any(|granted| granted == action);
+        assert_eq!(
+            grants("ses:SendEmail") && grants("ses:GetAccount"),
+            endpoint.sends_mail(),
+            "{logical_id}: mail permissions and Endpoint::sends_mail disagree"
+        );
+        assert_eq!(
+            grants("dynamodb:GetItem"),
+            endpoint.uses_store(),
+            "{logical_id}: table permissions and Endpoint::uses_store disagree"
+        );
         for (_, event) in resource["Properties"]["Events"].as_mapping().unwrap() {
             assert_eq!(event["Type"], "HttpApi");
             let key = format!(

@@ -72,16 +72,14 @@ impl App {
     }
 
     /// The production adapters on a given AWS configuration: each SDK client
-    /// is built here once, the signing key's public half is fetched here
-    /// (which opens the KMS connection), and the DynamoDB connection is
-    /// opened here too, so the first request pays for neither.
+    /// is built here once, and the signing key's public half is fetched here
+    /// (which opens the KMS connection).
     pub async fn on_aws_with(
         config: Config,
         aws: &aws_config::SdkConfig,
     ) -> Result<Self, StartupError> {
         AWS_CLIENT_SETS_BUILT.fetch_add(1, Ordering::Relaxed);
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name);
-        store.open_connection().await;
         let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(aws), &config.mail_from);
         let kms = aws_sdk_kms::Client::new(aws);
         let signer = KmsSigner::connect_with(
@@ -106,6 +104,22 @@ impl App {
             Arc::new(signer),
             previous_keys,
         )?)
+    }
+
+    /// Opens the connections an endpoint will use (in parallel), so its
+    /// first request does not pay for DNS, TCP and TLS: part of a cold start.
+    pub async fn open_connections(&self, store: bool, mail: bool) {
+        let store = async {
+            if store {
+                self.store.open_connection().await;
+            }
+        };
+        let mail = async {
+            if mail {
+                self.mailer.open_connection().await;
+            }
+        };
+        tokio::join!(store, mail);
     }
 
     /// For Lambda: configuration from the environment, production adapters.

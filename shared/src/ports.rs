@@ -134,6 +134,11 @@ pub trait UserStore: Send + Sync {
         confirmation: Option<&StoredCode>,
     ) -> Result<(), StoreError>;
 
+    /// Opens the connection to the backend (DNS, TCP, TLS) ahead of the
+    /// first request, during a cold start. Failures only log: the request
+    /// that needs the store reports them properly.
+    async fn open_connection(&self) {}
+
     /// Looks an account up by the normalized email key.
     async fn find_by_email(&self, email_key: &str) -> Result<Option<Account>, StoreError>;
 
@@ -300,6 +305,10 @@ pub enum MailError {
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, message: &EmailMessage) -> Result<(), MailError>;
+
+    /// Opens the connection to the mail service ahead of the first send,
+    /// during a cold start. Failures only log.
+    async fn open_connection(&self) {}
 }
 
 /// JWS algorithms this service signs with.

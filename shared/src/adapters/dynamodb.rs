@@ -56,16 +56,6 @@ impl DynamoStore {
         }
     }
 
-    /// Opens the HTTPS connection to DynamoDB (DNS, TCP, TLS) with one read
-    /// of a key that never exists, so that cost falls in the cold start
-    /// rather than on the first request. Failures only log: the request that
-    /// needs the table will report them properly.
-    pub async fn open_connection(&self) {
-        if let Err(error) = self.get::<GuardItem>("WARM-UP".to_owned(), "WARM-UP").await {
-            tracing::debug!(%error, "DynamoDB warm-up read failed");
-        }
-    }
-
     /// Creates the table (on-demand, `pk`/`sk`, TTL on `expires_at`) if it
     /// does not exist. For local bootstrap and tests; production tables come
     /// from `template.yaml`.
@@ -349,6 +339,13 @@ fn number_u64(value: u64) -> AttributeValue {
 
 #[async_trait]
 impl UserStore for DynamoStore {
+    /// One read of a key that never exists.
+    async fn open_connection(&self) {
+        if let Err(error) = self.get::<GuardItem>("WARM-UP".to_owned(), "WARM-UP").await {
+            tracing::warn!(%error, "DynamoDB warm-up read failed");
+        }
+    }
+
     async fn create_user(
         &self,
         account: &Account,

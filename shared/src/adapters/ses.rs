@@ -51,6 +51,13 @@ impl Mailer for SesMailer {
             .map_err(classify)?;
         Ok(())
     }
+
+    /// `GetAccount`: a read that needs no message.
+    async fn open_connection(&self) {
+        if let Err(error) = self.client.get_account().send().await {
+            tracing::warn!(error = %error, "SES warm-up read failed");
+        }
+    }
 }
 
 fn classify<E, R>(error: SdkError<E, R>) -> MailError
