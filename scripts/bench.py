@@ -177,9 +177,12 @@ def load_benchmarks(binaries, seconds, connections):
 
 
 def argon2_limit(examples):
+    program = examples / "argon2_limit"
+    if not program.exists():
+        say(f"no {program}: argon2id limit skipped")
+        return None, os.cpu_count() or 1
     say("argon2id limit")
-    output = subprocess.run([examples / "argon2_limit", "5"], check=True,
-                            capture_output=True, text=True).stdout.split()
+    output = subprocess.run([program, "5"], check=True, capture_output=True, text=True).stdout.split()
     return float(output[0]), int(output[1])
 
 
@@ -244,7 +247,7 @@ def moto_python():
     return python
 
 
-def init_benchmarks(binaries):
+def init_benchmarks(binaries, names):
     port = free_port()
     moto = subprocess.Popen([moto_python(), ROOT / "tests" / "moto_serial.py", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -269,8 +272,7 @@ def init_benchmarks(binaries):
             "AWS_LAMBDA_FUNCTION_VERSION": "1",
         }
         rows = []
-        for source in sorted((ROOT / "functions" / "src" / "bin").glob("*.rs")):
-            name = source.stem
+        for name in names:
             event_file = ROOT / "events" / f"{name}.json"
             if not event_file.exists():
                 event_file = next(iter(sorted((ROOT / "events").glob(f"{name}*.json"))))
@@ -307,26 +309,32 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
+    parser.add_argument("--binaries", type=pathlib.Path,
+                        help="measure the release binaries in this folder instead of building "
+                             "(to compare profiles); Lambda binaries missing there are skipped")
     args = parser.parse_args()
 
     ensure_wrk()
-    say("cargo build --release (local-api, the Lambda binaries, argon2_limit)")
-    subprocess.run(["cargo", "build", "--release", "-p", "latchkey-local", "-p", "latchkey-functions"],
-                   cwd=ROOT, check=True)
-    subprocess.run(["cargo", "build", "--release", "-p", "latchkey", "--example", "argon2_limit"],
-                   cwd=ROOT, check=True)
-    release = target_dir() / "release"
+    if args.binaries:
+        release = args.binaries.resolve()
+    else:
+        say("cargo build --release (local-api, the Lambda binaries, argon2_limit)")
+        subprocess.run(["cargo", "build", "--release", "-p", "latchkey-local",
+                        "-p", "latchkey-functions"], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "build", "--release", "-p", "latchkey", "--example",
+                        "argon2_limit"], cwd=ROOT, check=True)
+        release = target_dir() / "release"
     names = sorted(path.stem for path in (ROOT / "functions" / "src" / "bin").glob("*.rs"))
 
     load, peak = load_benchmarks(release, args.seconds, args.connections)
     limit, cores = argon2_limit(release / "examples")
-    init = init_benchmarks(release)
+    init = init_benchmarks(release, [name for name in names if (release / name).exists()])
     x86 = sizes(release, names)
     arm = {name: size for name, size in
            ((name, target_dir() / "lambda" / name / "bootstrap") for name in names)
            if size.exists()}
 
-    print(f"\nlocal-api, release, embedded store; wrk {args.seconds} s per route, "
+    print(f"\nlocal-api ({release}), embedded store; wrk {args.seconds} s per route, "
           f"{args.connections} connections; {cores} cores")
     print(f"{'route':28} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     for name, conns, row in load:
@@ -335,8 +343,10 @@ def main():
     print(f"peak resident memory of local-api: {peak:.1f} MiB")
 
     login = next(row for name, _, row in load if "login" in name)["rate"]
-    print(f"\nargon2id limit ({cores} cores, m=19456 KiB, t=2, p=1): {limit:.1f} verifications/s")
-    print(f"login throughput / argon2id limit: {login:.1f} / {limit:.1f} = {100 * login / limit:.0f} %")
+    if limit:
+        print(f"\nargon2id limit ({cores} cores, m=19456 KiB, t=2, p=1): {limit:.1f} verifications/s")
+        print(f"login throughput / argon2id limit: {login:.1f} / {limit:.1f} = "
+              f"{100 * login / limit:.0f} %")
 
     print("\nLambda binaries under a runtime API stand-in, AWS adapters on moto_server")
     print(f"{'binary':24} {'init ms':>8} {'first ms':>9} {'status':>7} {'x86_64 MB':>10} {'arm64 MB':>9}")

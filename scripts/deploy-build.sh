@@ -10,21 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
-
-tools_dir=${LATCHKEY_TOOLS_DIR:-.tools}
-venv="$tools_dir/deploy-venv"
-case "$venv" in /*) ;; *) venv="$PWD/$venv" ;; esac
-requirements=scripts/requirements-deploy.txt
-stamp="$venv/.requirements.sha256"
-wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
-if [ ! -x "$venv/bin/cargo-lambda" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-  step "installing pinned deploy tools into $venv"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-  echo "$wanted" > "$stamp"
-fi
+. scripts/tools.sh
+venv=$(tools_venv deploy-venv scripts/requirements-deploy.txt cargo-lambda)
 export PATH="$venv/bin:$PATH"
 export SAM_CLI_TELEMETRY=0
 

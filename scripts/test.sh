@@ -13,21 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
-
-tools_dir=${LATCHKEY_TOOLS_DIR:-.tools}
-venv="$tools_dir/venv"
-case "$venv" in /*) ;; *) venv="$PWD/$venv" ;; esac
-requirements=scripts/requirements-test.txt
-stamp="$venv/.requirements.sha256"
-wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
-if [ ! -x "$venv/bin/moto_server" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-  step "installing pinned test tools into $venv"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-  echo "$wanted" > "$stamp"
-fi
+. scripts/tools.sh
+venv=$(tools_venv venv scripts/requirements-test.txt moto_server)
 export MOTO_SERVER="$venv/bin/moto_server"
 
 step "cargo fmt --check"

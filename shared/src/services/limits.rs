@@ -67,6 +67,18 @@ pub async fn enforce(
     }
 }
 
+/// Counts one forgot or resend request from `client_ip` against
+/// `EMAIL_REQUEST_LIMIT_PER_IP`.
+pub async fn email_request(app: &App, client_ip: &str) -> Result<(), LimitedError> {
+    enforce(
+        app,
+        Scope::EmailRequestsFromIp,
+        client_ip,
+        app.config.email_request_limit_per_ip,
+    )
+    .await
+}
+
 /// Counts one event of `scope` for `subject` (an address key or an IP) and
 /// says whether it is within `limit`.
 pub async fn count(

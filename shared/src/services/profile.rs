@@ -104,6 +104,25 @@ async fn change(
     )))
 }
 
+/// A change of the caller's own profile that ends no session.
+async fn change_own(
+    app: &App,
+    caller: &Principal,
+    edit: impl FnMut(&mut User) -> Result<(), ProfileError>,
+) -> Result<User, ProfileError> {
+    let (user, _) = change(
+        app.store.as_ref(),
+        app.clock.now(),
+        caller.user_id,
+        || ProfileError::CallerGone,
+        None,
+        EndSessions::None,
+        edit,
+    )
+    .await?;
+    Ok(user)
+}
+
 /// `GET /v1/users/me`.
 pub async fn me(app: &App, caller: &Principal) -> Result<User, ProfileError> {
     app.store
@@ -130,40 +149,31 @@ pub async fn update_me(
     patch: ProfilePatch,
 ) -> Result<User, ProfileError> {
     let specs = &app.config.profile_attributes;
-    let (user, _) = change(
-        app.store.as_ref(),
-        app.clock.now(),
-        caller.user_id,
-        || ProfileError::CallerGone,
-        None,
-        EndSessions::None,
-        |user| {
-            if let Some(login) = &patch.login {
-                user.login.clone_from(login);
-            }
-            if let Some(name) = &patch.first_name {
-                user.first_name.clone_from(name);
-            }
-            if let Some(name) = &patch.last_name {
-                user.last_name.clone_from(name);
-            }
-            if let Some(locale) = patch.locale {
-                user.locale = locale;
-            }
-            if let Some(public) = patch.profile_is_public {
-                user.profile_is_public = public;
-            }
-            if let Some(attributes) = &patch.attributes {
-                user.attributes = user
-                    .attributes
-                    .patched(attributes, specs)
-                    .map_err(ProfileError::InvalidAttributes)?;
-            }
-            Ok(())
-        },
-    )
-    .await?;
-    Ok(user)
+    change_own(app, caller, |user| {
+        if let Some(login) = &patch.login {
+            user.login.clone_from(login);
+        }
+        if let Some(name) = &patch.first_name {
+            user.first_name.clone_from(name);
+        }
+        if let Some(name) = &patch.last_name {
+            user.last_name.clone_from(name);
+        }
+        if let Some(locale) = patch.locale {
+            user.locale = locale;
+        }
+        if let Some(public) = patch.profile_is_public {
+            user.profile_is_public = public;
+        }
+        if let Some(attributes) = &patch.attributes {
+            user.attributes = user
+                .attributes
+                .patched(attributes, specs)
+                .map_err(ProfileError::InvalidAttributes)?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// `POST /v1/users/me/password`: needs the current password; ends every
@@ -216,29 +226,21 @@ pub async fn add_address(
 ) -> Result<AddressId, ProfileError> {
     let id = AddressId::new();
     let now = app.clock.now();
-    change(
-        app.store.as_ref(),
-        app.clock.now(),
-        caller.user_id,
-        || ProfileError::CallerGone,
-        None,
-        EndSessions::None,
-        |user| {
-            if user.addresses.iter().any(|known| known.address == address) {
-                return Err(ProfileError::AddressExists);
-            }
-            if user.addresses.len() >= MAX_ADDRESSES {
-                return Err(ProfileError::TooManyAddresses);
-            }
-            user.addresses.push(Address {
-                id,
-                address: address.clone(),
-                name: name.clone(),
-                created_at: now,
-            });
-            Ok(())
-        },
-    )
+    change_own(app, caller, |user| {
+        if user.addresses.iter().any(|known| known.address == address) {
+            return Err(ProfileError::AddressExists);
+        }
+        if user.addresses.len() >= MAX_ADDRESSES {
+            return Err(ProfileError::TooManyAddresses);
+        }
+        user.addresses.push(Address {
+            id,
+            address: address.clone(),
+            name: name.clone(),
+            created_at: now,
+        });
+        Ok(())
+    })
     .await?;
     Ok(id)
 }
@@ -249,22 +251,14 @@ pub async fn delete_address(
     caller: &Principal,
     address_id: AddressId,
 ) -> Result<(), ProfileError> {
-    change(
-        app.store.as_ref(),
-        app.clock.now(),
-        caller.user_id,
-        || ProfileError::CallerGone,
-        None,
-        EndSessions::None,
-        |user| {
-            let before = user.addresses.len();
-            user.addresses.retain(|address| address.id != address_id);
-            if user.addresses.len() == before {
-                return Err(ProfileError::AddressNotFound);
-            }
-            Ok(())
-        },
-    )
+    change_own(app, caller, |user| {
+        let before = user.addresses.len();
+        user.addresses.retain(|address| address.id != address_id);
+        if user.addresses.len() == before {
+            return Err(ProfileError::AddressNotFound);
+        }
+        Ok(())
+    })
     .await?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use crate::domain::{AccountStatus, Email};
 use crate::mail;
 use crate::ports::{CodeKind, StoredCode};
 use crate::secrets::OneTimeCode;
-use crate::services::limits::{self, LimitedError, Scope};
+use crate::services::limits::{self, LimitedError};
 use crate::services::notify;
 
 pub async fn resend_confirmation(
@@ -14,13 +14,7 @@ pub async fn resend_confirmation(
     client_ip: &str,
     email: &Email,
 ) -> Result<(), LimitedError> {
-    limits::enforce(
-        app,
-        Scope::EmailRequestsFromIp,
-        client_ip,
-        app.config.email_request_limit_per_ip,
-    )
-    .await?;
+    limits::email_request(app, client_ip).await?;
     let Some(account) = app.store.find_by_email(email.key()).await? else {
         return Ok(());
     };

@@ -11,7 +11,7 @@ use crate::domain::{AccountStatus, Password, PasswordError, UserId};
 use crate::mail;
 use crate::ports::{Account, CodeKind, ResetOutcome, StoreError, StoredCode};
 use crate::secrets::{OneTimeCode, SecretHash};
-use crate::services::limits::{self, LimitedError, Scope};
+use crate::services::limits::{self, LimitedError};
 use crate::services::login::find_account;
 use crate::services::notify;
 use crate::services::passwords::{self, HashError};
@@ -22,13 +22,7 @@ pub async fn forgot_password(
     client_ip: &str,
     identifier: &str,
 ) -> Result<(), LimitedError> {
-    limits::enforce(
-        app,
-        Scope::EmailRequestsFromIp,
-        client_ip,
-        app.config.email_request_limit_per_ip,
-    )
-    .await?;
+    limits::email_request(app, client_ip).await?;
     let Some(account) = find_account(app, identifier).await? else {
         return Ok(());
     };
