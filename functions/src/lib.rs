@@ -22,9 +22,21 @@ pub async fn handle(app: &App, endpoint: Endpoint, request: Request) -> Response
     finish(&app.config, &meta, outcome)
 }
 
-/// A Lambda `main`: JSON logs, the adapters built once per cold start, then
-/// the runtime loop. A start-up failure is the only `Err` (API Gateway 502).
-pub async fn run_lambda(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+/// A Lambda binary's whole `main`. It builds the Tokio runtime here, in
+/// this crate, so the async machinery is compiled once into the library
+/// rather than again into each of the endpoint binaries (which made every
+/// release binary a minutes-long compile).
+pub fn run_lambda(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve_lambda(endpoint))
+}
+
+/// JSON logs, the adapters built once per cold start, the connections the
+/// endpoint uses opened, then the runtime loop. A start-up failure is the
+/// only `Err` (API Gateway answers 502).
+async fn serve_lambda(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     latchkey::telemetry::init_json();
     let app = App::from_env().await.inspect_err(|error| {
         tracing::error!(endpoint = endpoint.name(), error = %error, "start-up failed");

@@ -1,6 +1,5 @@
 //! Lambda binary for the `add-address` endpoint.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    latchkey_functions::run_lambda(latchkey_functions::Endpoint::AddAddress).await
+fn main() -> Result<(), lambda_http::Error> {
+    latchkey_functions::run_lambda(latchkey_functions::Endpoint::AddAddress)
 }

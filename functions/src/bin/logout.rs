@@ -1,6 +1,5 @@
 //! Lambda binary for the `logout` endpoint.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    latchkey_functions::run_lambda(latchkey_functions::Endpoint::Logout).await
+fn main() -> Result<(), lambda_http::Error> {
+    latchkey_functions::run_lambda(latchkey_functions::Endpoint::Logout)
 }

@@ -1,6 +1,5 @@
 //! Lambda binary for the `reset-password` endpoint.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    latchkey_functions::run_lambda(latchkey_functions::Endpoint::ResetPassword).await
+fn main() -> Result<(), lambda_http::Error> {
+    latchkey_functions::run_lambda(latchkey_functions::Endpoint::ResetPassword)
 }
