@@ -27,27 +27,45 @@ fn hasher(params: Argon2Params) -> Result<Argon2<'static>, HashError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// Runs argon2id work on the blocking pool, at most one job per core at a
+/// time. More at once would not finish sooner (the work is CPU-bound), but
+/// each job holds its 19 MiB, and the allocator keeps what a blocking
+/// thread once used: a burst of sign-ins grew `local-api` past 1 GiB.
+async fn on_argon2_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+) -> Result<T, HashError> {
+    static SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        tokio::sync::Semaphore::new(cores)
+    });
+    let _slot = SLOTS
+        .acquire()
+        .await
+        .map_err(|error| HashError::Hash(error.to_string()))?;
+    tokio::task::spawn_blocking(work).await?
+}
+
 /// The PHC string (`$argon2id$v=19$m=…`) of a new password.
 pub async fn hash(password: Password, params: Argon2Params) -> Result<String, HashError> {
-    tokio::task::spawn_blocking(move || {
+    on_argon2_thread(move || {
         let hash = hasher(params)?
             .hash_password(password.expose())
             .map_err(|error| HashError::Hash(error.to_string()))?;
         Ok(hash.to_string())
     })
-    .await?
+    .await
 }
 
 /// True when `password` matches the PHC string. The parameters come from
 /// the string itself, so hashes made under older settings still verify.
 pub async fn verify(password: Password, phc: String) -> Result<bool, HashError> {
-    tokio::task::spawn_blocking(move || {
+    on_argon2_thread(move || {
         let argon2 = Argon2::default();
         Ok(argon2
             .verify_password(password.expose(), phc.as_str())
             .is_ok())
     })
-    .await?
+    .await
 }
 
 /// Verifies against a fixed hash made with the configured cost, so a sign-in
