@@ -134,12 +134,7 @@ fn page_locale(request: &Request, fields: Option<&Fields>, meta: &RequestMeta) -
         FieldValue::Text(text) => Locale::parse(text).ok(),
         _ => None,
     });
-    let from_query = || {
-        request
-            .query_string_parameters_ref()
-            .and_then(|query| query.first("lang"))
-            .and_then(|text| Locale::parse(text).ok())
-    };
+    let from_query = || query(request, "lang").and_then(|text| Locale::parse(&text).ok());
     from_form.or_else(from_query).unwrap_or(meta.locale)
 }
 
