@@ -5,13 +5,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use latchkey_functions::{Endpoint, ROUTES};
 use serde_norway::Value;
 
+// `cargo test` sets CARGO_MANIFEST_DIR when it runs a test too; reading it then,
+// rather than baking it in at compile time, keeps a build cache that outlives
+// the checkout (CI keeps one) from pointing at a folder that no longer exists.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("..")
 }
 
 fn pascal(name: &str) -> String {

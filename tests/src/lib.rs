@@ -385,7 +385,7 @@ fn moto_python() -> Result<PathBuf, String> {
         return beside(Path::new(&path))
             .ok_or_else(|| format!("no python beside MOTO_SERVER={path}"));
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workspace = manifest_dir().join("..");
     if let Some(python) = beside(&workspace.join(".tools/venv/bin/moto_server")) {
         return Ok(python);
     }
@@ -406,10 +406,18 @@ fn moto_python() -> Result<PathBuf, String> {
     )
 }
 
+// `cargo test` sets CARGO_MANIFEST_DIR when it runs a test too; reading it then,
+// rather than baking it in at compile time, keeps a build cache that outlives
+// the checkout (CI keeps one) from pointing at a folder that no longer exists.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 fn start_moto() -> Result<Moto, String> {
     let python = moto_python()?;
     // moto_server, but serving one request at a time: see the script.
-    let script_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("moto_serial.py");
+    let script_path = manifest_dir().join("moto_serial.py");
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| e.to_string())?
