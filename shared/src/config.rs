@@ -57,6 +57,7 @@ pub struct Config {
     /// `EXISTS_LIMIT_PER_IP` (default `30/60`): email-exists checks one client
     /// IP may make per window; more get 429.
     pub exists_limit_per_ip: RateLimit,
+    pub login_throttle: LoginThrottle,
     pub password_policy: PasswordPolicy,
     /// `REQUIRE_EMAIL_CONFIRMATION` (default true): unconfirmed accounts
     /// cannot sign in.
@@ -73,6 +74,21 @@ pub struct Config {
     pub argon2: Argon2Params,
     /// `PROFILE_ATTRIBUTES`: JSON array of declared attributes.
     pub profile_attributes: Vec<AttributeSpec>,
+}
+
+/// How failed sign-ins slow down further attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginThrottle {
+    /// `LOGIN_FAILURES_BEFORE_DELAY` (default 5): consecutive failures on one
+    /// account that are free; each one after them doubles the delay.
+    pub failures_before_delay: u64,
+    /// `LOGIN_DELAY_SECONDS` (default 30): the first delay.
+    pub first_delay: Duration,
+    /// `LOGIN_DELAY_MAX_SECONDS` (default 900): the delay never grows past it.
+    pub max_delay: Duration,
+    /// `LOGIN_FAILURE_LIMIT_PER_IP` (default `50/900`): failed sign-ins one
+    /// client IP may make per window, across all accounts (password spraying).
+    pub failures_per_ip: RateLimit,
 }
 
 /// At most `max` events per fixed `window`, written `MAX/SECONDS`
@@ -218,6 +234,12 @@ impl Config {
             email_request_limit_per_ip: reader
                 .rate_limit("EMAIL_REQUEST_LIMIT_PER_IP", "10/900")?,
             exists_limit_per_ip: reader.rate_limit("EXISTS_LIMIT_PER_IP", "30/60")?,
+            login_throttle: LoginThrottle {
+                failures_before_delay: reader.number("LOGIN_FAILURES_BEFORE_DELAY", 5)?,
+                first_delay: reader.seconds("LOGIN_DELAY_SECONDS", 30)?,
+                max_delay: reader.seconds("LOGIN_DELAY_MAX_SECONDS", 15 * 60)?,
+                failures_per_ip: reader.rate_limit("LOGIN_FAILURE_LIMIT_PER_IP", "50/900")?,
+            },
             password_policy: PasswordPolicy::new(reader.number("PASSWORD_MIN_LENGTH", 8)?),
             require_email_confirmation: reader.boolean("REQUIRE_EMAIL_CONFIRMATION", true)?,
             pages_enabled,
@@ -364,6 +386,18 @@ mod tests {
             RateLimit {
                 max: 3,
                 window: Duration::from_secs(900)
+            }
+        );
+        assert_eq!(
+            config.login_throttle,
+            LoginThrottle {
+                failures_before_delay: 5,
+                first_delay: Duration::from_secs(30),
+                max_delay: Duration::from_secs(900),
+                failures_per_ip: RateLimit {
+                    max: 50,
+                    window: Duration::from_secs(900)
+                },
             }
         );
     }

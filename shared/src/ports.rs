@@ -194,8 +194,16 @@ pub trait CodeStore: Send + Sync {
     ) -> Result<ResetOutcome, StoreError>;
 }
 
-/// Fixed-window counters for rate limits, kept in the store so every Lambda
-/// instance sees the same counts.
+/// A run of consecutive failures under one key (failed sign-ins of one
+/// account), as the store last saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureStreak {
+    pub failures: u64,
+    pub last_failure_at: OffsetDateTime,
+}
+
+/// Counters for rate limits and sign-in throttling, kept in the store so
+/// every Lambda instance sees the same counts.
 #[async_trait]
 pub trait RateStore: Send + Sync {
     /// Adds one to the counter `key` and returns the new count, in one atomic
@@ -205,6 +213,22 @@ pub trait RateStore: Send + Sync {
         key: &str,
         expires_at: OffsetDateTime,
     ) -> Result<u64, StoreError>;
+
+    /// The counter `key`, 0 when there is none.
+    async fn read_counter(&self, key: &str) -> Result<u64, StoreError>;
+
+    /// Adds one failure at `at` to the streak `key` in one atomic update and
+    /// returns the streak after it; the streak is deleted after `expires_at`.
+    async fn add_failure(
+        &self,
+        key: &str,
+        at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<FailureStreak, StoreError>;
+
+    async fn failure_streak(&self, key: &str) -> Result<Option<FailureStreak>, StoreError>;
+
+    async fn end_failure_streak(&self, key: &str) -> Result<(), StoreError>;
 }
 
 #[async_trait]

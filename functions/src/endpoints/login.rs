@@ -6,10 +6,16 @@ use lambda_http::{Body, Request, Response};
 use latchkey::App;
 use latchkey::domain::Password;
 use latchkey::http::views::TokenPairView;
-use latchkey::http::{ApiError, FieldCode, FieldError, Validator, json_response, parse_fields};
+use latchkey::http::{
+    ApiError, FieldCode, FieldError, RequestMeta, Validator, json_response, parse_fields,
+};
 use latchkey::services::login::{Credentials, login};
 
-pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle(
+    app: &App,
+    meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let fields = parse_fields(&request)?;
     let mut check = Validator::default();
     let identifier = fields.first_text(&["login", "email", "username"]);
@@ -39,6 +45,7 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiEr
             password,
             remember_me,
         },
+        &meta.client_ip,
     )
     .await?;
     json_response(StatusCode::OK, &TokenPairView::from(&pair))

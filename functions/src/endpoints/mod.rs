@@ -47,7 +47,7 @@ pub async fn call(
         Endpoint::ConfirmationPage => pages::confirmation(app, meta, request).await,
         Endpoint::ResetPasswordPage => pages::reset(app, meta, request).await,
         Endpoint::PageAssets => pages::asset(app, &request),
-        Endpoint::Login => login::handle(app, request).await,
+        Endpoint::Login => login::handle(app, meta, request).await,
         Endpoint::Refresh => refresh::handle(app, request).await,
         Endpoint::Logout => logout::handle(app, request).await,
         Endpoint::TokenInfo => token_info::handle(app, request).await,

@@ -20,12 +20,13 @@ use time::format_description::well_known::Rfc3339;
 
 use super::records::{
     self, ClientItem, CodeItem, CounterItem, GuardItem, ProfileItem, ResetPointerItem, SessionItem,
+    StreakItem,
 };
 use crate::domain::{ClientId, Login, SessionId, User, UserId};
 use crate::ports::{
     Account, BoxError, ChangeOutcome, ClientStore, CodeKind, CodeStore, ConfirmOutcome,
-    EndSessions, ProfileChange, RateStore, ResetOutcome, ServiceClient, Session, SessionStore,
-    StoreError, StoredCode, UserStore,
+    EndSessions, FailureStreak, ProfileChange, RateStore, ResetOutcome, ServiceClient, Session,
+    SessionStore, StoreError, StoredCode, UserStore,
 };
 use crate::secrets::SecretHash;
 
@@ -714,6 +715,51 @@ impl RateStore for DynamoStore {
         let counter: CounterItem = from_item(output.attributes.unwrap_or_default())
             .map_err(|error| StoreError::Corrupt(error.to_string()))?;
         Ok(counter.count)
+    }
+
+    async fn read_counter(&self, key: &str) -> Result<u64, StoreError> {
+        let counter: Option<CounterItem> = self.get(records::rate_pk(key), records::RATE).await?;
+        Ok(counter.map_or(0, |counter| counter.count))
+    }
+
+    async fn add_failure(
+        &self,
+        key: &str,
+        at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<FailureStreak, StoreError> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(records::streak_pk(key), records::STREAK)))
+            .update_expression("ADD failures :one SET last_failure_ms = :at, expires_at = :expires")
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(":at", number(StreakItem::epoch_ms(at)))
+            .expression_attribute_values(":expires", number(expires_at.unix_timestamp()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(classify)?;
+        let item: StreakItem = from_item(output.attributes.unwrap_or_default())
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        item.streak()
+    }
+
+    async fn failure_streak(&self, key: &str) -> Result<Option<FailureStreak>, StoreError> {
+        let item: Option<StreakItem> = self.get(records::streak_pk(key), records::STREAK).await?;
+        item.map(|item| item.streak()).transpose()
+    }
+
+    async fn end_failure_streak(&self, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(records::streak_pk(key), records::STREAK)))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
     }
 }
 

@@ -15,12 +15,13 @@ use time::OffsetDateTime;
 
 use super::records::{
     self, ClientItem, CodeItem, CounterItem, GuardItem, ProfileItem, ResetPointerItem, SessionItem,
+    StreakItem,
 };
 use crate::domain::{AccountStatus, ClientId, SessionId, User, UserId};
 use crate::ports::{
     Account, ChangeOutcome, ClientStore, CodeKind, CodeStore, ConfirmOutcome, EndSessions,
-    ProfileChange, RateStore, ResetOutcome, ServiceClient, Session, SessionStore, StoreError,
-    StoredCode, UserStore,
+    FailureStreak, ProfileChange, RateStore, ResetOutcome, ServiceClient, Session, SessionStore,
+    StoreError, StoredCode, UserStore,
 };
 use crate::secrets::SecretHash;
 
@@ -456,6 +457,52 @@ impl RateStore for EmbeddedStore {
             };
             put(table, &pk, records::RATE, &item)?;
             Ok(item.count)
+        })
+        .await
+    }
+
+    async fn read_counter(&self, key: &str) -> Result<u64, StoreError> {
+        let counter: Option<CounterItem> = self
+            .read(records::rate_pk(key), records::RATE.to_owned())
+            .await?;
+        Ok(counter.map_or(0, |counter| counter.count))
+    }
+
+    async fn add_failure(
+        &self,
+        key: &str,
+        at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<FailureStreak, StoreError> {
+        let pk = records::streak_pk(key);
+        self.write(move |table| {
+            let failures =
+                get::<StreakItem>(table, &pk, records::STREAK)?.map_or(0, |streak| streak.failures);
+            let item = StreakItem {
+                failures: failures + 1,
+                last_failure_ms: StreakItem::epoch_ms(at),
+                expires_at: expires_at.unix_timestamp(),
+            };
+            put(table, &pk, records::STREAK, &item)?;
+            item.streak()
+        })
+        .await
+    }
+
+    async fn failure_streak(&self, key: &str) -> Result<Option<FailureStreak>, StoreError> {
+        let item: Option<StreakItem> = self
+            .read(records::streak_pk(key), records::STREAK.to_owned())
+            .await?;
+        item.map(|item| item.streak()).transpose()
+    }
+
+    async fn end_failure_streak(&self, key: &str) -> Result<(), StoreError> {
+        let pk = records::streak_pk(key);
+        self.write(move |table| {
+            table
+                .remove((pk.as_str(), records::STREAK))
+                .map_err(backend)?;
+            Ok(())
         })
         .await
     }

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::domain::{ClientId, SessionId, User, UserId};
-use crate::ports::{Account, CodeKind, ServiceClient, Session, StoreError, StoredCode};
+use crate::ports::{
+    Account, CodeKind, FailureStreak, ServiceClient, Session, StoreError, StoredCode,
+};
 use crate::secrets::SecretHash;
 
 pub const PROFILE: &str = "PROFILE";
@@ -20,6 +22,12 @@ pub const RATE: &str = "RATE";
 
 pub fn rate_pk(key: &str) -> String {
     format!("RATE#{key}")
+}
+
+pub const STREAK: &str = "STREAK";
+
+pub fn streak_pk(key: &str) -> String {
+    format!("STREAK#{key}")
 }
 
 pub fn client_pk(id: ClientId) -> String {
@@ -127,6 +135,32 @@ pub struct CounterItem {
     pub count: u64,
     /// Epoch seconds, the TTL attribute.
     pub expires_at: i64,
+}
+
+/// `STREAK#<key>` / `STREAK`: consecutive failures (failed sign-ins).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreakItem {
+    pub failures: u64,
+    /// Epoch milliseconds: delays start at the failure, not the second.
+    pub last_failure_ms: i64,
+    /// Epoch seconds, the TTL attribute.
+    pub expires_at: i64,
+}
+
+impl StreakItem {
+    pub fn epoch_ms(at: OffsetDateTime) -> i64 {
+        i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+    }
+
+    pub fn streak(&self) -> Result<FailureStreak, StoreError> {
+        Ok(FailureStreak {
+            failures: self.failures,
+            last_failure_at: OffsetDateTime::from_unix_timestamp_nanos(
+                i128::from(self.last_failure_ms) * 1_000_000,
+            )
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+        })
+    }
 }
 
 /// `USER#<id>` / `SESSION#<sid>`.

@@ -178,6 +178,9 @@ pub enum ApiError {
     /// Too many requests from this client: `429` with `Retry-After`.
     #[error("rate limited")]
     RateLimited { retry_after_seconds: u64 },
+    /// Sign-in throttled after failed attempts: `429` with `Retry-After`.
+    #[error("too many attempts")]
+    TooManyAttempts { retry_after_seconds: u64 },
     /// A dependency is throttling us: the client may retry after a pause.
     #[error("service unavailable")]
     Unavailable(#[source] BoxError),
@@ -191,7 +194,7 @@ pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 1;
 
 impl ApiError {
     /// Every code, for the message catalogue's completeness test.
-    pub const CODES: [&'static str; 24] = [
+    pub const CODES: [&'static str; 25] = [
         "validation_failed",
         "malformed_body",
         "unsupported_media_type",
@@ -214,6 +217,7 @@ impl ApiError {
         "not_found",
         "method_not_allowed",
         "rate_limited",
+        "too_many_attempts",
         "service_unavailable",
         "internal_error",
     ];
@@ -242,6 +246,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RateLimited { .. } => "rate_limited",
+            Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -266,7 +271,9 @@ impl ApiError {
             }
             Self::NotFound | Self::UserNotFound | Self::AddressNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::TooManyAttempts { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -341,6 +348,11 @@ impl From<LoginError> for ApiError {
             LoginError::InvalidCredentials => Self::InvalidCredentials,
             LoginError::EmailNotConfirmed => Self::EmailNotConfirmed,
             LoginError::AccountDisabled => Self::AccountDisabled,
+            LoginError::TooManyAttempts {
+                retry_after_seconds,
+            } => Self::TooManyAttempts {
+                retry_after_seconds,
+            },
             LoginError::Hash(error) => error.into(),
             LoginError::Store(error) => error.into(),
             LoginError::Issue(error) => error.into(),
@@ -465,6 +477,9 @@ mod tests {
             ApiError::NotFound,
             ApiError::MethodNotAllowed,
             ApiError::RateLimited {
+                retry_after_seconds: 1,
+            },
+            ApiError::TooManyAttempts {
                 retry_after_seconds: 1,
             },
             ApiError::Unavailable("x".into()),

@@ -97,6 +97,10 @@ fn problem_en(code: &str) -> (&'static str, &'static str) {
             "Too many requests",
             "Too many requests from this client. Retry after the time in Retry-After.",
         ),
+        "too_many_attempts" => (
+            "Too many sign-in attempts",
+            "Too many failed sign-in attempts. Retry after the time in Retry-After, or reset the password.",
+        ),
         "service_unavailable" => (
             "Service unavailable",
             "The service is busy. Retry after a short pause.",
@@ -179,6 +183,10 @@ fn problem_ru(code: &str) -> (&'static str, &'static str) {
         "rate_limited" => (
             "Слишком много запросов",
             "Слишком много запросов с этого адреса. Повторите через время из Retry-After.",
+        ),
+        "too_many_attempts" => (
+            "Слишком много попыток входа",
+            "Слишком много неудачных попыток входа. Повторите через время из Retry-After или сбросьте пароль.",
         ),
         "service_unavailable" => (
             "Сервис недоступен",

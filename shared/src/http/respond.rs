@@ -165,6 +165,9 @@ pub fn problem(config: &Config, locale: Locale, error: &ApiError) -> Response<Bo
         }
         ApiError::RateLimited {
             retry_after_seconds,
+        }
+        | ApiError::TooManyAttempts {
+            retry_after_seconds,
         } => builder = builder.header(RETRY_AFTER, *retry_after_seconds),
         _ => {}
     }

@@ -27,6 +27,8 @@ pub enum Scope {
     EmailRequestsFromIp,
     /// Email-exists checks from one client IP.
     ExistsChecksFromIp,
+    /// Failed sign-ins from one client IP, across accounts.
+    FailedLoginsFromIp,
 }
 
 impl Scope {
@@ -35,6 +37,7 @@ impl Scope {
             Self::EmailsToAddress => "mail-address",
             Self::EmailRequestsFromIp => "mail-ip",
             Self::ExistsChecksFromIp => "exists-ip",
+            Self::FailedLoginsFromIp => "login-ip",
         }
     }
 }
@@ -87,25 +90,65 @@ pub async fn count(
     subject: &str,
     limit: RateLimit,
 ) -> Result<Verdict, StoreError> {
-    let now = app.clock.now();
-    let window = limit.window.as_secs().max(1);
-    let now_seconds = u64::try_from(now.unix_timestamp()).unwrap_or_default();
-    let window_start = now_seconds - now_seconds % window;
-    let window_end = window_start + window;
-    // The subject is hashed: counters need not keep addresses or IPs.
-    let key = format!(
-        "{}#{}#{window_start}",
-        scope.as_str(),
-        SecretHash::of(subject).as_str()
-    );
-    let expires_at =
-        OffsetDateTime::from_unix_timestamp(i64::try_from(window_end).unwrap_or(i64::MAX))
-            .unwrap_or(now);
-    let count = app.store.increment_counter(&key, expires_at).await?;
-    if count <= limit.max {
-        return Ok(Verdict::Allowed);
+    let window = Window::now(app, scope, subject, limit);
+    let count = app
+        .store
+        .increment_counter(&window.key, window.expires_at)
+        .await?;
+    Ok(window.verdict(count, limit))
+}
+
+/// Whether one more event of `scope` for `subject` would still be within
+/// `limit`, without counting it: for limits that count only some outcomes
+/// (failed sign-ins) but must refuse before the work is done.
+pub async fn peek(
+    app: &App,
+    scope: Scope,
+    subject: &str,
+    limit: RateLimit,
+) -> Result<Verdict, StoreError> {
+    let window = Window::now(app, scope, subject, limit);
+    let count = app.store.read_counter(&window.key).await?;
+    Ok(window.verdict(count + 1, limit))
+}
+
+/// The fixed window a counter falls in now.
+struct Window {
+    key: String,
+    expires_at: OffsetDateTime,
+    seconds_left: u64,
+}
+
+impl Window {
+    fn now(app: &App, scope: Scope, subject: &str, limit: RateLimit) -> Self {
+        let now = app.clock.now();
+        let window = limit.window.as_secs().max(1);
+        let now_seconds = u64::try_from(now.unix_timestamp()).unwrap_or_default();
+        let window_start = now_seconds - now_seconds % window;
+        let window_end = window_start + window;
+        // The subject is hashed: counters need not keep addresses or IPs.
+        let key = format!(
+            "{}#{}#{window_start}",
+            scope.as_str(),
+            SecretHash::of(subject).as_str()
+        );
+        let expires_at =
+            OffsetDateTime::from_unix_timestamp(i64::try_from(window_end).unwrap_or(i64::MAX))
+                .unwrap_or(now);
+        Self {
+            key,
+            expires_at,
+            seconds_left: (window_end - now_seconds).max(1),
+        }
     }
-    Ok(Verdict::Limited {
-        retry_after_seconds: (window_end - now_seconds).max(1),
-    })
+
+    fn verdict(&self, count: u64, limit: RateLimit) -> Verdict {
+        if count <= limit.max {
+            Verdict::Allowed
+        } else {
+            Verdict::Limited {
+                retry_after_seconds: self.seconds_left,
+            }
+        }
+    }
 }

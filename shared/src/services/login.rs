@@ -5,6 +5,7 @@ use crate::domain::{AccountStatus, Email, Login, Password, SessionId};
 use crate::ports::{Account, Session, StoreError};
 use crate::services::passwords::{self, HashError};
 use crate::services::sessions::{self, TokenPair};
+use crate::services::throttle::{self, Subject, ThrottleError};
 use crate::tokens::{IssueError, RefreshToken};
 
 #[derive(Debug)]
@@ -25,6 +26,8 @@ pub enum LoginError {
     EmailNotConfirmed,
     #[error("account disabled")]
     AccountDisabled,
+    #[error("too many failed sign-ins; retry after {retry_after_seconds} s")]
+    TooManyAttempts { retry_after_seconds: u64 },
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]
@@ -33,15 +36,48 @@ pub enum LoginError {
     Issue(#[from] IssueError),
 }
 
-pub async fn login(app: &App, credentials: Credentials) -> Result<TokenPair, LoginError> {
-    let Some(account) = find_account(app, &credentials.identifier).await? else {
-        // Same cost as a wrong password, so timing does not reveal accounts.
-        passwords::verify_dummy(credentials.password, app.config.argon2).await?;
+impl From<ThrottleError> for LoginError {
+    fn from(error: ThrottleError) -> Self {
+        match error {
+            ThrottleError::TooManyAttempts {
+                retry_after_seconds,
+            } => Self::TooManyAttempts {
+                retry_after_seconds,
+            },
+            ThrottleError::Store(error) => Self::Store(error),
+        }
+    }
+}
+
+/// Signs in from `client_ip` (the connection's address, for throttling).
+pub async fn login(
+    app: &App,
+    credentials: Credentials,
+    client_ip: &str,
+) -> Result<TokenPair, LoginError> {
+    let account = find_account(app, &credentials.identifier).await?;
+    let subject = match &account {
+        Some(account) => Subject::account(account.user.id),
+        None => Subject::unknown(&credentials.identifier),
+    };
+    let admission = throttle::admit(app, &subject, client_ip).await?;
+    // Exactly one argon2id verification whatever the account's state, so
+    // timing tells an unknown account from a wrong password no more than the
+    // answer does.
+    let verified = match account {
+        Some(account) => passwords::verify(credentials.password, account.password_hash.clone())
+            .await?
+            .then_some(account),
+        None => {
+            passwords::verify_dummy(credentials.password, app.config.argon2).await?;
+            None
+        }
+    };
+    let Some(account) = verified else {
+        throttle::record_failure(app, &subject, client_ip).await?;
         return Err(LoginError::InvalidCredentials);
     };
-    if !passwords::verify(credentials.password, account.password_hash).await? {
-        return Err(LoginError::InvalidCredentials);
-    }
+    throttle::record_success(app, &subject, admission).await?;
     // Status is told only after a correct password.
     let user = account.user;
     match user.status {

@@ -13,3 +13,4 @@ pub mod register;
 pub mod resend;
 pub mod reset;
 pub mod sessions;
+pub mod throttle;

@@ -15,6 +15,7 @@ use crate::services::limits::{self, LimitedError};
 use crate::services::login::find_account;
 use crate::services::notify;
 use crate::services::passwords::{self, HashError};
+use crate::services::throttle;
 
 /// `identifier` is an email or a login, as typed.
 pub async fn forgot_password(
@@ -120,6 +121,7 @@ pub async fn reset_password(
         {
             ResetOutcome::Reset { sessions_ended } => {
                 tracing::info!(%user_id, sessions_ended, "password reset");
+                throttle::forgive(app, user_id).await;
                 let message = mail::password_changed(&updated.user, now);
                 notify::send(app, &updated.user, &message, "password changed").await;
                 return Ok(user_id);

@@ -1,0 +1,167 @@
+//! Sign-in throttling: per account (consecutive failures, growing delay)
+//! and per client IP (password spraying), counted in the store.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use latchkey_tests::{TestApp, on_both_stores};
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Status, `Retry-After` seconds and problem code of one sign-in.
+async fn attempt(app: &TestApp, login: &str, password: &str) -> (u16, Option<u64>, String) {
+    answer(
+        app.post_login(&json!({"login": login, "password": password}))
+            .await,
+    )
+    .await
+}
+
+async fn answer(response: reqwest::Response) -> (u16, Option<u64>, String) {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|value| value.to_str().unwrap().parse().unwrap());
+    let body: serde_json::Value = response.json().await.unwrap();
+    let code = body["code"].as_str().unwrap_or_default().to_owned();
+    (status, retry_after, code)
+}
+
+async fn wait(seconds: u64) {
+    tokio::time::sleep(Duration::from_secs(seconds) + Duration::from_millis(200)).await;
+}
+
+async fn wrong_passwords_slow_down_one_account_until_the_right_one_works(app: TestApp) {
+    app.register_confirmed("ada@example.com", PASSWORD).await;
+    let mut first_refusal = None;
+    for attempt_number in 1..=30 {
+        let (status, retry_after, code) = attempt(&app, "ada@example.com", "wrong password").await;
+        if status == 429 {
+            assert_eq!(code, "too_many_attempts");
+            assert_eq!(
+                retry_after,
+                Some(2),
+                "the first delay is LOGIN_DELAY_SECONDS"
+            );
+            first_refusal.get_or_insert(attempt_number);
+        } else {
+            assert_eq!((status, code.as_str()), (401, "invalid_credentials"));
+            assert!(first_refusal.is_none(), "a refusal is not lifted early");
+        }
+    }
+    assert_eq!(
+        first_refusal,
+        Some(6),
+        "five failures are free, the sixth waits"
+    );
+    // While the delay runs even the right password waits: nothing is checked.
+    assert_eq!(attempt(&app, "ada@example.com", PASSWORD).await.0, 429);
+    // The same account under another case of its email.
+    assert_eq!(attempt(&app, "ADA@example.com", PASSWORD).await.0, 429);
+
+    // After the delay one more wrong password doubles it.
+    wait(2).await;
+    assert_eq!(attempt(&app, "ada@example.com", "wrong again").await.0, 401);
+    let (status, retry_after, _) = attempt(&app, "ada@example.com", PASSWORD).await;
+    assert_eq!((status, retry_after), (429, Some(4)));
+
+    // After that delay the right password signs in, and the streak is over:
+    // five wrong passwords are free again.
+    wait(4).await;
+    assert_eq!(attempt(&app, "ada@example.com", PASSWORD).await.0, 200);
+    for _ in 0..5 {
+        assert_eq!(
+            attempt(&app, "ada@example.com", "wrong password").await.0,
+            401
+        );
+    }
+}
+
+async fn a_throttled_account_can_still_reset_its_password_and_sign_in(app: TestApp) {
+    app.register_confirmed("ada@example.com", PASSWORD).await;
+    for _ in 0..5 {
+        attempt(&app, "ada@example.com", "wrong password").await;
+    }
+    assert_eq!(attempt(&app, "ada@example.com", PASSWORD).await.0, 429);
+    let forgot = app
+        .post_json("/v1/password/forgot", &json!({"email": "ada@example.com"}))
+        .await;
+    assert_eq!(forgot.status(), 202);
+    let token = app.reset_token("ada@example.com").await;
+    let new_password = "a brand new passphrase";
+    let reset = app
+        .post_json(
+            "/v1/password/reset",
+            &json!({"token": token, "password": new_password}),
+        )
+        .await;
+    assert_eq!(reset.status(), 200);
+    // The reset proved the owner, so the delay (30 s by default) is lifted.
+    assert_eq!(attempt(&app, "ada@example.com", new_password).await.0, 200);
+}
+
+async fn unknown_accounts_are_throttled_like_known_ones(app: TestApp) {
+    for _ in 0..5 {
+        assert_eq!(attempt(&app, "nobody@example.com", PASSWORD).await.0, 401);
+    }
+    let (status, retry_after, code) = attempt(&app, "Nobody@Example.com", PASSWORD).await;
+    assert_eq!((status, code.as_str()), (429, "too_many_attempts"));
+    assert_eq!(retry_after, Some(30));
+}
+
+async fn spraying_many_accounts_from_one_ip_is_throttled_whatever_x_forwarded_for_says(
+    app: TestApp,
+) {
+    app.register_confirmed("grace@example.com", PASSWORD).await;
+    let mut first_refusal = None;
+    for n in 1..=100u32 {
+        // A client-controlled header claims a new address each time.
+        let response = app
+            .client
+            .post(app.url("/v1/auth/login"))
+            .header("x-forwarded-for", format!("203.0.113.{}", n % 250))
+            .json(&json!({"login": format!("user{n}@example.com"), "password": "Winter2026!"}))
+            .send()
+            .await
+            .unwrap();
+        let (status, retry_after, code) = answer(response).await;
+        if status == 429 {
+            assert_eq!(code, "too_many_attempts");
+            assert!(retry_after.is_some_and(|seconds| (1..=900).contains(&seconds)));
+            first_refusal.get_or_insert(n);
+        } else {
+            assert_eq!(status, 401);
+            assert!(first_refusal.is_none(), "a refusal is not lifted early");
+        }
+    }
+    assert_eq!(
+        first_refusal,
+        Some(51),
+        "LOGIN_FAILURE_LIMIT_PER_IP is 50/900"
+    );
+    // That IP is refused even for a real account's right password…
+    assert_eq!(attempt(&app, "grace@example.com", PASSWORD).await.0, 429);
+    // …while a client on another address signs in.
+    let elsewhere = reqwest::Client::builder()
+        .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)))
+        .build()
+        .unwrap();
+    let response = elsewhere
+        .post(app.url("/v1/auth/login"))
+        .json(&json!({"login": "grace@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+on_both_stores! {
+    wrong_passwords_slow_down_one_account_until_the_right_one_works
+        with ("LOGIN_DELAY_SECONDS", "2");
+    a_throttled_account_can_still_reset_its_password_and_sign_in;
+    unknown_accounts_are_throttled_like_known_ones;
+    spraying_many_accounts_from_one_ip_is_throttled_whatever_x_forwarded_for_says;
+}
