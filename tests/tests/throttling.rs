@@ -10,6 +10,11 @@ use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery staple";
 
+/// The emulator's mailbox is shared by every test in this binary.
+fn unique_email() -> String {
+    format!("slow.{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
 /// Status, `Retry-After` seconds and problem code of one sign-in.
 async fn attempt(app: &TestApp, login: &str, password: &str) -> (u16, Option<u64>, String) {
     answer(
@@ -35,10 +40,11 @@ async fn wait(seconds: u64) {
 }
 
 async fn wrong_passwords_slow_down_one_account_until_the_right_one_works(app: TestApp) {
-    app.register_confirmed("ada@example.com", PASSWORD).await;
+    let ada = unique_email();
+    app.register_confirmed(&ada, PASSWORD).await;
     let mut first_refusal = None;
     for attempt_number in 1..=30 {
-        let (status, retry_after, code) = attempt(&app, "ada@example.com", "wrong password").await;
+        let (status, retry_after, code) = attempt(&app, &ada, "wrong password").await;
         if status == 429 {
             assert_eq!(code, "too_many_attempts");
             assert_eq!(
@@ -58,39 +64,40 @@ async fn wrong_passwords_slow_down_one_account_until_the_right_one_works(app: Te
         "five failures are free, the sixth waits"
     );
     // While the delay runs even the right password waits: nothing is checked.
-    assert_eq!(attempt(&app, "ada@example.com", PASSWORD).await.0, 429);
+    assert_eq!(attempt(&app, &ada, PASSWORD).await.0, 429);
     // The same account under another case of its email.
-    assert_eq!(attempt(&app, "ADA@example.com", PASSWORD).await.0, 429);
+    assert_eq!(attempt(&app, &ada.to_uppercase(), PASSWORD).await.0, 429);
 
     // After the delay one more wrong password doubles it.
     wait(2).await;
-    assert_eq!(attempt(&app, "ada@example.com", "wrong again").await.0, 401);
-    let (status, retry_after, _) = attempt(&app, "ada@example.com", PASSWORD).await;
+    assert_eq!(attempt(&app, &ada, "wrong again").await.0, 401);
+    let (status, retry_after, _) = attempt(&app, &ada, PASSWORD).await;
     assert_eq!((status, retry_after), (429, Some(4)));
 
     // After that delay the right password signs in, and the streak is over:
     // five wrong passwords are free again.
     wait(4).await;
-    assert_eq!(attempt(&app, "ada@example.com", PASSWORD).await.0, 200);
+    assert_eq!(attempt(&app, &ada, PASSWORD).await.0, 200);
     for _ in 0..5 {
         assert_eq!(
-            attempt(&app, "ada@example.com", "wrong password").await.0,
+            attempt(&app, &ada, "wrong password").await.0,
             401
         );
     }
 }
 
 async fn a_throttled_account_can_still_reset_its_password_and_sign_in(app: TestApp) {
-    app.register_confirmed("ada@example.com", PASSWORD).await;
+    let ada = unique_email();
+    app.register_confirmed(&ada, PASSWORD).await;
     for _ in 0..5 {
-        attempt(&app, "ada@example.com", "wrong password").await;
+        attempt(&app, &ada, "wrong password").await;
     }
-    assert_eq!(attempt(&app, "ada@example.com", PASSWORD).await.0, 429);
+    assert_eq!(attempt(&app, &ada, PASSWORD).await.0, 429);
     let forgot = app
-        .post_json("/v1/password/forgot", &json!({"email": "ada@example.com"}))
+        .post_json("/v1/password/forgot", &json!({"email": ada}))
         .await;
     assert_eq!(forgot.status(), 202);
-    let token = app.reset_token("ada@example.com").await;
+    let token = app.reset_token(&ada).await;
     let new_password = "a brand new passphrase";
     let reset = app
         .post_json(
@@ -100,7 +107,7 @@ async fn a_throttled_account_can_still_reset_its_password_and_sign_in(app: TestA
         .await;
     assert_eq!(reset.status(), 200);
     // The reset proved the owner, so the delay (30 s by default) is lifted.
-    assert_eq!(attempt(&app, "ada@example.com", new_password).await.0, 200);
+    assert_eq!(attempt(&app, &ada, new_password).await.0, 200);
 }
 
 async fn unknown_accounts_are_throttled_like_known_ones(app: TestApp) {
@@ -115,7 +122,8 @@ async fn unknown_accounts_are_throttled_like_known_ones(app: TestApp) {
 async fn spraying_many_accounts_from_one_ip_is_throttled_whatever_x_forwarded_for_says(
     app: TestApp,
 ) {
-    app.register_confirmed("grace@example.com", PASSWORD).await;
+    let grace = unique_email();
+    app.register_confirmed(&grace, PASSWORD).await;
     let mut first_refusal = None;
     for n in 1..=100u32 {
         // A client-controlled header claims a new address each time.
@@ -143,7 +151,7 @@ async fn spraying_many_accounts_from_one_ip_is_throttled_whatever_x_forwarded_fo
         "LOGIN_FAILURE_LIMIT_PER_IP is 50/900"
     );
     // That IP is refused even for a real account's right password…
-    assert_eq!(attempt(&app, "grace@example.com", PASSWORD).await.0, 429);
+    assert_eq!(attempt(&app, &grace, PASSWORD).await.0, 429);
     // …while a client on another address signs in.
     let elsewhere = reqwest::Client::builder()
         .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)))
@@ -151,7 +159,7 @@ async fn spraying_many_accounts_from_one_ip_is_throttled_whatever_x_forwarded_fo
         .unwrap();
     let response = elsewhere
         .post(app.url("/v1/auth/login"))
-        .json(&json!({"login": "grace@example.com", "password": PASSWORD}))
+        .json(&json!({"login": grace, "password": PASSWORD}))
         .send()
         .await
         .unwrap();
