@@ -10,8 +10,11 @@
    stand-in for the Lambda runtime API, with the AWS adapters on moto_server.
 4. Stripped binary sizes: x86_64 release, and arm64 from the deploy build
    (scripts/deploy-build.sh) when it has run.
+5. Sign-in timing by account state: the median latency of an unknown
+   account, a wrong password, and the right password of an unconfirmed and
+   of a disabled account, each as a ratio to the wrong password's.
 
-Usage: python3 scripts/bench.py [--seconds 10] [--connections 8]
+Usage: python3 scripts/bench.py [--seconds 10] [--connections 8] [--only timing]
 Needs wrk (Debian's package; installed with apt-get when run as root) and
 moto_server (scripts/test.sh installs it into .tools/venv).
 """
@@ -24,6 +27,7 @@ import pathlib
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -176,6 +180,54 @@ def load_benchmarks(binaries, seconds, connections):
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def login_timing(binaries, samples):
+    """Median sign-in latency per account state, requests interleaved so
+    machine noise falls on every kind alike."""
+    data_dir = pathlib.Path(tempfile.mkdtemp(prefix="latchkey-timing-"))
+    admin = [binaries / "latchkey-admin", "--data-dir", data_dir, "users"]
+    accounts = {"known@example.com": None, "waiting@example.com": "waiting",
+                "disabled@example.com": "disabled"}
+    for email, status in accounts.items():
+        subprocess.run([*admin, "create", "--email", email], input=PASSWORD + "\n", text=True,
+                       check=True, stdout=subprocess.DEVNULL)
+        if status:
+            subprocess.run([*admin, "set-status", email, status], check=True,
+                           stdout=subprocess.DEVNULL)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    # Throttling would turn repeated failures into fast 429s: off for this run.
+    env = {**os.environ, "RUST_LOG": "warn", "LOGIN_FAILURES_BEFORE_DELAY": "1000000",
+           "LOGIN_FAILURE_LIMIT_PER_IP": "1000000/60"}
+    server = subprocess.Popen(
+        [binaries / "local-api", "--port", str(port), "--data-dir", data_dir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )
+    kinds = [
+        ("wrong password", "known@example.com", "not the password", 401),
+        ("unknown account", None, PASSWORD, 401),
+        ("unconfirmed, right password", "waiting@example.com", PASSWORD, 403),
+        ("disabled, right password", "disabled@example.com", PASSWORD, 403),
+    ]
+    timings = {name: [] for name, *_ in kinds}
+    try:
+        wait_for(base + "/status")
+        for round_number in range(samples + 2):
+            for name, login, password, expected in kinds:
+                login = login or f"nobody{round_number}@example.com"
+                started = time.perf_counter()
+                status, body = request(base, "POST", "/v1/auth/login",
+                                       {"login": login, "password": password})
+                elapsed = (time.perf_counter() - started) * 1000
+                assert status == expected, (name, status, body)
+                if round_number >= 2:  # two warm-up rounds
+                    timings[name].append(elapsed)
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return {name: statistics.median(values) for name, values in timings.items()}
+
+
 def argon2_limit(examples):
     program = examples / "argon2_limit"
     if not program.exists():
@@ -309,12 +361,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
+    parser.add_argument("--samples", type=int, default=20,
+                        help="sign-ins per account state in the timing table")
+    parser.add_argument("--only", choices=["timing"], help="run the sign-in timing table only")
     parser.add_argument("--binaries", type=pathlib.Path,
                         help="measure the release binaries in this folder instead of building "
                              "(to compare profiles); Lambda binaries missing there are skipped")
     args = parser.parse_args()
 
-    ensure_wrk()
+    if args.only is None:
+        ensure_wrk()
     if args.binaries:
         release = args.binaries.resolve()
     else:
@@ -326,6 +382,14 @@ def main():
         release = target_dir() / "release"
     names = sorted(path.stem for path in (ROOT / "functions" / "src" / "bin").glob("*.rs"))
 
+    medians = login_timing(release, args.samples)
+    wrong = medians["wrong password"]
+    print(f"\nsign-in latency by account state, local-api release, {args.samples} samples each")
+    print(f"{'kind':30} {'median ms':>10} {'/ wrong password':>17}")
+    for name, median in medians.items():
+        print(f"{name:30} {median:10.2f} {median / wrong:17.2f}")
+    if args.only == "timing":
+        return
     load, peak = load_benchmarks(release, args.seconds, args.connections)
     limit, cores = argon2_limit(release / "examples")
     init = init_benchmarks(release, [name for name in names if (release / name).exists()])
