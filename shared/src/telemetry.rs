@@ -3,18 +3,28 @@
 //! overrides the default level (`info`).
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
 fn filter() -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
 pub fn init_json() {
+    init_json_to(std::io::stdout);
+}
+
+/// The Lambda log format, written to `writer` (tests read it back).
+pub fn init_json_to<W>(writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     // `try_init`: a second call (tests) keeps the first subscriber.
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter())
         .with_current_span(false)
         .with_target(false)
+        .with_writer(writer)
         .try_init();
 }
 

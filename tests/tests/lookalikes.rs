@@ -35,7 +35,8 @@ async fn a_dotless_i_is_another_address_with_its_own_mail(app: TestApp) {
     let ivan = format!("ivan@{domain}");
     let dotless = format!("\u{131}van@{domain}");
     app.register_confirmed(&ivan, PASSWORD).await;
-    app.register_confirmed(&dotless, "another good passphrase").await;
+    app.register_confirmed(&dotless, "another good passphrase")
+        .await;
 
     forgot(&app, &dotless).await;
     assert_eq!(reset_subjects(&app, &dotless).await, 1);

@@ -79,10 +79,7 @@ async fn wrong_passwords_slow_down_one_account_until_the_right_one_works(app: Te
     wait(4).await;
     assert_eq!(attempt(&app, &ada, PASSWORD).await.0, 200);
     for _ in 0..5 {
-        assert_eq!(
-            attempt(&app, &ada, "wrong password").await.0,
-            401
-        );
+        assert_eq!(attempt(&app, &ada, "wrong password").await.0, 401);
     }
 }
 

@@ -1,0 +1,209 @@
+//! The logs of a whole journey, in the Lambda (JSON) format, on the
+//! production adapters (DynamoDB, SES and KMS in moto): one line per request
+//! with its id, route, status and latency, and not one of the passwords,
+//! tokens, codes or addresses the journey used.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use latchkey_tests::TestApp;
+use serde_json::{Value, json};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the journey must never see logged, with a name for the failure.
+#[derive(Default)]
+struct Secrets(Vec<(String, String)>);
+
+impl Secrets {
+    fn add(&mut self, name: &str, value: &str) {
+        assert!(value.len() >= 8, "{name} is too short to search for");
+        self.0.push((name.to_owned(), value.to_owned()));
+    }
+
+    fn add_pair(&mut self, name: &str, pair: &Value) {
+        let access = pair["access_token"].as_str().unwrap();
+        self.add(&format!("{name} access token"), access);
+        // The signature alone would be a leak too.
+        self.add(
+            &format!("{name} access token signature"),
+            access.rsplit('.').next().unwrap(),
+        );
+        self.add(
+            &format!("{name} refresh token"),
+            pair["refresh_token"].as_str().unwrap(),
+        );
+    }
+}
+
+async fn send(requests: &mut usize, request: reqwest::RequestBuilder) -> Value {
+    *requests += 1;
+    let response = request.send().await.unwrap();
+    assert!(
+        response.status().is_success(),
+        "{} {}",
+        response.status(),
+        response.url()
+    );
+    response.json().await.unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn a_journey_logs_one_line_per_request_and_none_of_its_secrets() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    latchkey::telemetry::init_json_to(move || writer.clone());
+
+    let app = TestApp::on_moto().await;
+    let client = &app.client;
+    let mut secrets = Secrets::default();
+    let mut requests = 0;
+    let email = format!("logs.{}@example.com", uuid::Uuid::new_v4().simple());
+    let first = "correct horse battery staple";
+    let second = "a brand new battery staple";
+    let third = "yet another battery staple";
+    let wrong = "not my password at all";
+    secrets.add("email", &email);
+    for (name, password) in [
+        ("password", first),
+        ("reset password", second),
+        ("changed password", third),
+        ("wrong password", wrong),
+    ] {
+        secrets.add(name, password);
+    }
+
+    let url = |path: &str| app.url(path);
+    send(
+        &mut requests,
+        client
+            .post(url("/v1/users"))
+            .json(&json!({"email": email, "password": first})),
+    )
+    .await;
+    let link = app.confirmation_link(&email).await;
+    secrets.add("confirmation code", link.rsplit('/').next().unwrap());
+    send(&mut requests, client.get(&link)).await;
+
+    let login = |password: &str| {
+        client
+            .post(url("/v1/auth/login"))
+            .json(&json!({"login": email, "password": password}))
+    };
+    let pair = send(&mut requests, login(first)).await;
+    secrets.add_pair("first", &pair);
+    send(
+        &mut requests,
+        client
+            .get(url("/v1/users/me"))
+            .bearer_auth(pair["access_token"].as_str().unwrap()),
+    )
+    .await;
+    let refreshed = send(
+        &mut requests,
+        client
+            .post(url("/v1/auth/refresh"))
+            .json(&json!({"refresh_token": pair["refresh_token"]})),
+    )
+    .await;
+    secrets.add_pair("refreshed", &refreshed);
+
+    send(
+        &mut requests,
+        client
+            .post(url("/v1/password/forgot"))
+            .json(&json!({ "email": email })),
+    )
+    .await;
+    let reset_token = app.reset_token(&email).await;
+    secrets.add("reset code", &reset_token);
+    send(
+        &mut requests,
+        client
+            .post(url("/v1/password/reset"))
+            .json(&json!({"token": reset_token, "password": second})),
+    )
+    .await;
+
+    // A failure is logged too, and must not carry what was tried.
+    requests += 1;
+    assert_eq!(login(wrong).send().await.unwrap().status(), 401);
+
+    let pair = send(&mut requests, login(second)).await;
+    secrets.add_pair("after reset", &pair);
+    let bearer = pair["access_token"].as_str().unwrap().to_owned();
+    requests += 1;
+    let changed = client
+        .post(url("/v1/users/me/password"))
+        .bearer_auth(&bearer)
+        .json(&json!({"current_password": second, "new_password": third}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 204);
+    requests += 1;
+    let logout = client
+        .post(url("/v1/auth/logout"))
+        .bearer_auth(&bearer)
+        .json(&json!({"all": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    for (name, secret) in &secrets.0 {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "the logs hold the {name}:\n{logs}"
+        );
+    }
+
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let request_lines: Vec<&Value> = lines
+        .iter()
+        .map(|line| &line["fields"])
+        .filter(|fields| fields["message"] == "request")
+        .collect();
+    assert_eq!(
+        request_lines.len(),
+        requests,
+        "one line per request:\n{logs}"
+    );
+    for fields in &request_lines {
+        assert!(
+            fields["request_id"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty())
+        );
+        assert!(
+            fields["route"]
+                .as_str()
+                .is_some_and(|route| route.contains(' '))
+        );
+        assert!(fields["status"].as_u64().is_some());
+        assert!(fields["latency_ms"].as_f64().is_some());
+    }
+    // Routes are logged as templates, so path parameters stay out.
+    assert!(
+        request_lines
+            .iter()
+            .any(|fields| fields["route"] == "GET /v1/users/confirm/{code}")
+    );
+}
