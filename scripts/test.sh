@@ -3,7 +3,8 @@
 # clippy, the Lambda binaries' dependency check, and `cargo test` for the
 # whole workspace (unit, handler, store-contract and end-to-end suites, the
 # AWS ones on moto_server, which the tests start themselves), and the pages
-# in headless Chromium.
+# in headless Chromium; then schemathesis fuzzes local-api with openapi.yaml
+# (scripts/fuzz.sh).
 #
 # Needs the Rust toolchain, Python 3 with pip, and Node with npm: the pinned
 # Python tools (scripts/requirements-test.txt) are installed into a virtual
@@ -62,3 +63,6 @@ cargo build -p latchkey-local --bin local-api
 target_dir=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 LOCAL_API="$target_dir/debug/local-api" CHROMIUM="$chromium_bin" node tests/browser/journey.mjs
+
+step "schemathesis: openapi.yaml against local-api"
+./scripts/fuzz.sh

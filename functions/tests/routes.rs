@@ -162,3 +162,76 @@ fn every_route_has_a_sample_event_and_every_event_a_route() {
     }
     assert_eq!(event_routes, route_keys());
 }
+
+fn openapi() -> Value {
+    let text = std::fs::read_to_string(root().join("openapi.yaml")).unwrap();
+    serde_norway::from_str(&text).unwrap()
+}
+
+/// `(route key, operation)` for every operation `openapi.yaml` documents.
+fn operations(document: &Value) -> Vec<(String, Value)> {
+    let mut found = Vec::new();
+    for (path, item) in document["paths"].as_mapping().unwrap() {
+        for (method, operation) in item.as_mapping().unwrap() {
+            let key = format!(
+                "{} {}",
+                method.as_str().unwrap().to_uppercase(),
+                path.as_str().unwrap()
+            );
+            found.push((key, operation.clone()));
+        }
+    }
+    found
+}
+
+#[test]
+fn openapi_yaml_documents_exactly_the_routes() {
+    let documented: BTreeSet<String> = operations(&openapi())
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    assert_eq!(documented, route_keys());
+}
+
+#[test]
+fn every_documented_operation_declares_the_failures_any_request_can_meet() {
+    for (key, operation) in operations(&openapi()) {
+        let responses = operation["responses"].as_mapping().unwrap();
+        let statuses: BTreeSet<&str> = responses.keys().map(|s| s.as_str().unwrap()).collect();
+        for always in ["500", "503"] {
+            assert!(statuses.contains(always), "{key} does not declare {always}");
+        }
+        if !operation["requestBody"].is_null() {
+            for body_error in ["413", "415"] {
+                assert!(statuses.contains(body_error), "{key} lacks {body_error}");
+            }
+        }
+    }
+}
+
+#[test]
+fn openapi_yaml_lists_every_problem_code_and_field_code() {
+    let document = openapi();
+    let problem = &document["components"]["schemas"]["Problem"]["properties"];
+    let listed = |values: &Value| -> BTreeSet<String> {
+        values
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|value| value.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let codes: BTreeSet<String> = latchkey::http::ApiError::CODES
+        .iter()
+        .map(|code| (*code).to_owned())
+        .collect();
+    assert_eq!(listed(&problem["code"]["enum"]), codes);
+    let field_codes: BTreeSet<String> = latchkey::http::FieldCode::ALL
+        .iter()
+        .map(|code| code.as_str().to_owned())
+        .collect();
+    assert_eq!(
+        listed(&problem["errors"]["items"]["properties"]["code"]["enum"]),
+        field_codes
+    );
+}

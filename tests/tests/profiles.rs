@@ -511,11 +511,13 @@ async fn admins_disable_and_enable_accounts_and_others_may_not(app: TestApp) {
     for (change, field) in [
         (json!({"roles": []}), "roles"),
         (json!({"status": "disabled"}), "status"),
+        (json!({"status": "waiting"}), "status"),
     ] {
         let (status, body) =
             call(&app, Method::PATCH, &own, Some(&admin_token), Some(change)).await;
         assert_eq!((status, &body["errors"][0]["field"]), (400, &json!(field)));
     }
+    app.login(&admin_email, PASSWORD).await;
     let unknown = "/v1/admin/users/0193a7c3-ffff-7fff-bfff-ffffffffffff";
     let (status, body) = call(
         &app,

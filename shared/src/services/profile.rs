@@ -43,7 +43,7 @@ pub enum ProfileError {
     #[error("no such address on the account")]
     AddressNotFound,
     /// An admin may not lock themselves out; `field` names the change.
-    #[error("an admin cannot disable themselves or drop their own admin role")]
+    #[error("an admin cannot take their own account out of active or drop their own admin role")]
     SelfLockout { field: &'static str },
     #[error("an account holds at most {MAX_ROLES} roles")]
     TooManyRoles,
@@ -350,7 +350,12 @@ pub async fn apply_admin_change(
             .roles
             .as_ref()
             .is_some_and(|roles| !roles.iter().any(|role| *role == Role::admin()));
-        if disabling {
+        // `waiting` locks out as surely as `disabled` does: sign-in then
+        // asks for an email confirmation that will never come.
+        if request
+            .status
+            .is_some_and(|status| status != AccountStatus::Active)
+        {
             return Err(ProfileError::SelfLockout { field: "status" });
         }
         if drops_admin {
