@@ -108,6 +108,40 @@ impl TestApp {
         )
     }
 
+    /// Like [`TestApp::on_moto_with`], with every AWS call going through
+    /// `proxy`, which can make a service throttle or fail. The SDK does not
+    /// retry, so one injected fault is one failed call.
+    pub async fn through(proxy: &FaultProxy, pairs: &[(&str, &str)]) -> Self {
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let table = format!("latchkey-{unique}");
+        let alias = format!("alias/latchkey-{unique}");
+        let mut settings = settings(&[("TABLE_NAME", &table), ("KMS_KEY_ID", &alias)]);
+        settings.extend(self::settings(pairs));
+        let sdk = proxy
+            .sdk_config()
+            .await
+            .into_builder()
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+            .build();
+        let options = Options {
+            address: any_port(),
+            backend: Backend::Aws {
+                sdk: Box::new(sdk),
+                bootstrap: true,
+            },
+            settings,
+            read_env: false,
+        };
+        let server = start(options)
+            .await
+            .expect("local-api --aws did not start behind the fault proxy");
+        Self::new(
+            server,
+            MailSource::Moto(moto().endpoint.clone()),
+            tempfile::tempdir().unwrap(),
+        )
+    }
+
     fn new(server: RunningServer, mail: MailSource, data_dir: TempDir) -> Self {
         Self {
             base_url: format!("http://{}", server.address),
@@ -356,18 +390,85 @@ pub fn moto() -> &'static Moto {
 
 impl Moto {
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new(
-                "test",
-                "test",
-                None,
-                None,
-                "latchkey-tests",
-            ))
-            .load()
+        emulator_sdk_config(&self.endpoint).await
+    }
+}
+
+async fn emulator_sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "latchkey-tests",
+        ))
+        .load()
+        .await
+}
+
+/// `tests/fault_proxy.py` between the AWS adapters and moto: it forwards
+/// every call, except that a test can make one service throttle or fail.
+pub struct FaultProxy {
+    pub endpoint: String,
+    client: reqwest::Client,
+}
+
+impl FaultProxy {
+    /// Starts a proxy of this test's own in front of the shared moto.
+    pub fn start() -> Self {
+        let moto = moto();
+        let python = match moto_python() {
+            Ok(python) => python,
+            Err(message) => panic!("{message}"),
+        };
+        let port = match spawn_watched(
+            &python,
+            &manifest_dir().join("fault_proxy.py"),
+            &[&moto.endpoint],
+            "fault-proxy",
+        ) {
+            Ok(port) => port,
+            Err(message) => panic!("{message}"),
+        };
+        Self {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn sdk_config(&self) -> SdkConfig {
+        emulator_sdk_config(&self.endpoint).await
+    }
+
+    /// From now, `service` (`dynamodb`, `kms`, `ses`) answers its calls
+    /// after the first `after` with a throttling error (`kind` = `throttle`)
+    /// or an internal error (`fail`).
+    pub async fn arm(&self, service: &str, kind: &str, after: u64) {
+        let response = self
+            .client
+            .post(format!("{}/__fault", self.endpoint))
+            .json(&serde_json::json!({"service": service, "kind": kind, "after": after}))
+            .send()
             .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+
+    /// Stops failing calls; returns how many it failed since armed.
+    pub async fn disarm(&self) -> u64 {
+        let answer: Value = self
+            .client
+            .delete(format!("{}/__fault", self.endpoint))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["failed"].as_u64().unwrap()
     }
 }
 
@@ -417,24 +518,39 @@ fn manifest_dir() -> PathBuf {
 fn start_moto() -> Result<Moto, String> {
     let python = moto_python()?;
     // moto_server, but serving one request at a time: see the script.
-    let script_path = manifest_dir().join("moto_serial.py");
+    let port = spawn_watched(
+        &python,
+        &manifest_dir().join("moto_serial.py"),
+        &["-H", "127.0.0.1", "-p"],
+        "moto",
+    )?;
+    Ok(Moto {
+        endpoint: format!("http://127.0.0.1:{port}"),
+    })
+}
+
+/// Runs `python script ARGS… PORT` on a free port and waits until it
+/// listens; a watchdog ends it when this process (the test binary) is gone.
+fn spawn_watched(python: &Path, script: &Path, args: &[&str], name: &str) -> Result<u16, String> {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| e.to_string())?
         .port();
-    let log = std::env::temp_dir().join(format!("latchkey-moto-{port}.log"));
-    // The watchdog ends the emulator when this process (the test binary) is gone.
-    let script = r#""$0" "$4" -H 127.0.0.1 -p "$1" >"$3" 2>&1 & child=$!
-while kill -0 "$2" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 1; done
+    let log = std::env::temp_dir().join(format!("latchkey-{name}-{port}.log"));
+    let watchdog = r#"python=$1 watched=$2 log=$3; shift 3
+"$python" "$@" >"$log" 2>&1 & child=$!
+while kill -0 "$watched" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 1; done
 kill "$child" 2>/dev/null"#;
     Command::new("sh")
         .arg("-c")
-        .arg(script)
-        .arg(&python)
-        .arg(port.to_string())
+        .arg(watchdog)
+        .arg("sh")
+        .arg(python)
         .arg(std::process::id().to_string())
         .arg(&log)
-        .arg(&script_path)
+        .arg(script)
+        .args(args)
+        .arg(port.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -443,15 +559,14 @@ kill "$child" 2>/dev/null"#;
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(Moto {
-                endpoint: format!("http://127.0.0.1:{port}"),
-            });
+            return Ok(port);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     let output = std::fs::read_to_string(&log).unwrap_or_default();
     Err(format!(
-        "moto_server did not open port {port} within 60 s; its log:\n{output}"
+        "{} did not open port {port} within 60 s; its log:\n{output}",
+        script.display()
     ))
 }
 

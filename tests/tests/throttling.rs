@@ -47,11 +47,9 @@ async fn wrong_passwords_slow_down_one_account_until_the_right_one_works(app: Te
         let (status, retry_after, code) = attempt(&app, &ada, "wrong password").await;
         if status == 429 {
             assert_eq!(code, "too_many_attempts");
-            assert_eq!(
-                retry_after,
-                Some(2),
-                "the first delay is LOGIN_DELAY_SECONDS"
-            );
+            // The first delay is LOGIN_DELAY_SECONDS, counted from the last
+            // failure, so a slow machine may see less of it left.
+            assert!(retry_after.is_some_and(|seconds| (1..=3).contains(&seconds)));
             first_refusal.get_or_insert(attempt_number);
         } else {
             assert_eq!((status, code.as_str()), (401, "invalid_credentials"));
@@ -69,14 +67,16 @@ async fn wrong_passwords_slow_down_one_account_until_the_right_one_works(app: Te
     assert_eq!(attempt(&app, &ada.to_uppercase(), PASSWORD).await.0, 429);
 
     // After the delay one more wrong password doubles it.
-    wait(2).await;
+    wait(3).await;
     assert_eq!(attempt(&app, &ada, "wrong again").await.0, 401);
     let (status, retry_after, _) = attempt(&app, &ada, PASSWORD).await;
-    assert_eq!((status, retry_after), (429, Some(4)));
+    assert_eq!(status, 429);
+    let doubled = retry_after.unwrap();
+    assert!((4..=6).contains(&doubled), "waits {doubled} s");
 
     // After that delay the right password signs in, and the streak is over:
     // five wrong passwords are free again.
-    wait(4).await;
+    wait(doubled).await;
     assert_eq!(attempt(&app, &ada, PASSWORD).await.0, 200);
     for _ in 0..5 {
         assert_eq!(attempt(&app, &ada, "wrong password").await.0, 401);
@@ -165,7 +165,7 @@ async fn spraying_many_accounts_from_one_ip_is_throttled_whatever_x_forwarded_fo
 
 on_both_stores! {
     wrong_passwords_slow_down_one_account_until_the_right_one_works
-        with ("LOGIN_DELAY_SECONDS", "2");
+        with ("LOGIN_DELAY_SECONDS", "3");
     a_throttled_account_can_still_reset_its_password_and_sign_in;
     unknown_accounts_are_throttled_like_known_ones;
     spraying_many_accounts_from_one_ip_is_throttled_whatever_x_forwarded_for_says;

@@ -225,6 +225,31 @@ impl DynamoStore {
     }
 
     /// The keys of the user's sessions other than `keep`.
+    /// After a committed change that ends sessions, ends those beyond one
+    /// transaction's reach or started while it ran (with the old password
+    /// or status). The change stands either way, so a failure here is
+    /// logged rather than returned: a 500 for a change that was made would
+    /// only invite a retry that cannot succeed.
+    async fn sweep_sessions(&self, user_id: UserId, keep: Option<SessionId>) -> usize {
+        let swept = async {
+            let stragglers = self.session_keys_except(user_id, keep).await?;
+            self.delete_keys(&stragglers).await?;
+            Ok::<_, StoreError>(stragglers.len())
+        };
+        match swept.await {
+            Ok(ended) => ended,
+            Err(error) => {
+                tracing::error!(
+                    %user_id,
+                    %error,
+                    "sessions not swept after a committed change; \
+                     sign-out everywhere or their expiry ends them"
+                );
+                0
+            }
+        }
+    }
+
     async fn session_keys_except(
         &self,
         user_id: UserId,
@@ -481,10 +506,7 @@ impl UserStore for DynamoStore {
         }
         let mut sessions_ended = in_transaction;
         if let Some(keep) = keep {
-            // Sessions beyond one transaction's reach, or started meanwhile.
-            let stragglers = self.session_keys_except(user.id, keep).await?;
-            self.delete_keys(&stragglers).await?;
-            sessions_ended += stragglers.len();
+            sessions_ended += self.sweep_sessions(user.id, keep).await;
         }
         Ok(ChangeOutcome::Saved { sessions_ended })
     }
@@ -681,9 +703,7 @@ impl CodeStore for DynamoStore {
             }
             Err(_) => return Ok(ResetOutcome::ProfileChanged),
         }
-        // Sessions beyond one transaction's reach, or started while it ran
-        // (with the old password, before it changed), end now.
-        let stragglers = self.end_all_sessions(user_id).await?;
+        let stragglers = self.sweep_sessions(user_id, None).await;
         Ok(ResetOutcome::Reset {
             sessions_ended: sessions.len().min(SESSIONS_PER_RESET_TRANSACTION) + stragglers,
         })

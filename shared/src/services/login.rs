@@ -107,9 +107,12 @@ pub async fn login(
         created_at: now,
         expires_at: now + lifetime,
     };
+    // Signed before the session is stored, so a signing fault leaves no
+    // session behind that no client holds a token for.
+    let pair = sessions::token_pair(app, &session, refresh_token, now).await?;
     app.store.start_session(&session, now).await?;
     tracing::info!(user_id = %user.id, session_id = %session_id, "signed in");
-    Ok(sessions::token_pair(app, &session, refresh_token, now).await?)
+    Ok(pair)
 }
 
 /// An identifier with `@` is an email, otherwise a login. One that is

@@ -95,15 +95,20 @@ pub async fn refresh(app: &App, presented: &str) -> Result<TokenPair, SessionErr
         }
     }
     let next = RefreshToken::generate(user_id, session_id);
+    let next_hash = next.hash();
+    // Signed before the rotation: if signing fails the old refresh token
+    // still works, rather than the session being rotated to a token nobody
+    // ever received.
+    let pair = token_pair(app, &session, next, now).await?;
     if !app
         .store
-        .rotate_session(user_id, session_id, &hash, &next.hash(), now)
+        .rotate_session(user_id, session_id, &hash, &next_hash, now)
         .await?
     {
         // A concurrent refresh with the same token won.
         return Err(SessionError::InvalidToken);
     }
-    Ok(token_pair(app, &session, next, now).await?)
+    Ok(pair)
 }
 
 /// The caller behind a verified access token whose session is still live.
