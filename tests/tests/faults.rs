@@ -38,7 +38,7 @@ use Service::{Keys, Mail, Store};
 
 /// Every route: its usual status, the services it calls, and whether its
 /// email is best effort (a mail fault leaves the usual answer).
-const ROUTES: &[(&str, u16, &[Service], bool)] = &[
+const ROUTES: &[Route] = &[
     ("GET /status", 200, &[], false),
     ("POST /v1/users", 201, &[Store, Mail], true),
     ("GET /v1/users/confirm/{code}", 200, &[Store], false),
@@ -321,31 +321,67 @@ async fn call_with_fault(
     }
 }
 
-#[tokio::test]
+type Route = (&'static str, u16, &'static [Service], bool);
+
+/// Runs `check` on every route, spread over a few workers, each with a
+/// proxy of its own (a fault armed for one request must not hit another's).
+/// A worker's panic fails the test.
+async fn on_every_route<F, Fut>(check: F)
+where
+    F: Fn(std::sync::Arc<FaultProxy>, Route) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(ROUTES.to_vec()));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (queue, check) = (queue.clone(), check.clone());
+        workers.spawn(async move {
+            let proxy = std::sync::Arc::new(FaultProxy::start());
+            loop {
+                let next = queue.lock().unwrap().pop();
+                let Some(route) = next else { break };
+                check(proxy.clone(), route).await;
+            }
+        });
+    }
+    while let Some(finished) = workers.join_next().await {
+        if let Err(error) = finished {
+            std::panic::resume_unwind(error.into_panic());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_service_throttling_or_failing_gets_the_documented_answer_on_every_route() {
-    let proxy = FaultProxy::start();
-    for &(route, ok, uses, mail_best_effort) in ROUTES {
+    on_every_route(documented_answers).await;
+}
+
+async fn documented_answers(
+    proxy: std::sync::Arc<FaultProxy>,
+    (route, ok, uses, mail_best_effort): Route,
+) {
+    let proxy = proxy.as_ref();
+    {
         // A service the route does not use is checked once, to prove it is
         // not called; one it uses, throttling and failing.
-        let faults = [Store, Keys, Mail].into_iter().flat_map(|service| {
-            let kinds: &[&str] = if uses.contains(&service) {
-                &["throttle", "fail"]
-            } else {
-                &["fail"]
-            };
-            kinds.iter().map(move |kind| (service, *kind))
-        });
+        let mut faults: Vec<(Service, &'static str)> = Vec::new();
+        for service in [Store, Keys, Mail] {
+            faults.push((service, "fail"));
+            if uses.contains(&service) {
+                faults.push((service, "throttle"));
+            }
+        }
         let mut fresh = None;
         for (service, kind) in faults {
             // A request that succeeded may have spent what the next one
             // needs (a code, a session): start again from a fresh fixture.
             let f = match fresh.take() {
                 Some(f) => f,
-                None => fixture(&proxy).await,
+                None => fixture(proxy).await,
             };
             {
                 let before = table(&f).await;
-                let answer = call_with_fault(&f, &proxy, route, service, kind, 0).await;
+                let answer = call_with_fault(&f, proxy, route, service, kind, 0).await;
                 let what = format!("{route} with {} {kind}", service.name());
                 assert_eq!(
                     answer.failed_calls > 0,
@@ -391,28 +427,30 @@ async fn each_service_throttling_or_failing_gets_the_documented_answer_on_every_
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_failure_after_any_number_of_calls_leaves_no_partial_change() {
-    let proxy = FaultProxy::start();
-    for &(route, ok, uses, _) in ROUTES {
-        if !uses.contains(&Store) {
-            continue;
+    on_every_route(no_partial_change).await;
+}
+
+async fn no_partial_change(proxy: std::sync::Arc<FaultProxy>, (route, ok, uses, _): Route) {
+    let proxy = proxy.as_ref();
+    if !uses.contains(&Store) {
+        return;
+    }
+    let f = fixture(proxy).await;
+    let before = table(&f).await;
+    for after in 0.. {
+        let answer = call_with_fault(&f, proxy, route, Store, "fail", after).await;
+        if answer.status == ok {
+            // Done, or the failure hit a best-effort step after the change.
+            break;
         }
-        let f = fixture(&proxy).await;
-        let before = table(&f).await;
-        for after in 0.. {
-            let answer = call_with_fault(&f, &proxy, route, Store, "fail", after).await;
-            if answer.status == ok {
-                // Done, or the failure hit a best-effort step after the change.
-                break;
-            }
-            assert!(answer.failed_calls > 0, "{route}: {}", answer.body);
-            assert_eq!(answer.status, 500, "{route}, call {after}: {}", answer.body);
-            let changed = changed(&before, &table(&f).await);
-            assert!(
-                changed.is_empty(),
-                "{route}: a failure after {after} DynamoDB calls left {changed:?} changed"
-            );
-        }
+        assert!(answer.failed_calls > 0, "{route}: {}", answer.body);
+        assert_eq!(answer.status, 500, "{route}, call {after}: {}", answer.body);
+        let changed = changed(&before, &table(&f).await);
+        assert!(
+            changed.is_empty(),
+            "{route}: a failure after {after} DynamoDB calls left {changed:?} changed"
+        );
     }
 }
