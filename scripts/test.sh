@@ -39,9 +39,12 @@ cargo test --workspace
 step "the HTTP suites again with ES256 (local key and KMS on moto)"
 # Named with --workspace (not -p latchkey-tests) so features unify as in
 # the run above and nothing is compiled again.
+# The fault suite is left out: its faults are the same whatever the key
+# signs with, and it is the slowest suite.
 suites=()
 for file in tests/tests/*.rs; do
-  suites+=(--test "$(basename "$file" .rs)")
+  name=$(basename "$file" .rs)
+  [ "$name" = faults ] || suites+=(--test "$name")
 done
 LATCHKEY_TEST_SIGNING_ALGORITHM=ES256 cargo test --workspace "${suites[@]}"
 
