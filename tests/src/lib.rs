@@ -83,46 +83,30 @@ impl TestApp {
     }
 
     pub async fn on_moto_with(pairs: &[(&str, &str)]) -> Self {
-        let moto = moto();
-        let unique = uuid::Uuid::new_v4().simple().to_string();
-        let table = format!("latchkey-{unique}");
-        let alias = format!("alias/latchkey-{unique}");
-        let mut settings = settings(&[("TABLE_NAME", &table), ("KMS_KEY_ID", &alias)]);
-        settings.extend(self::settings(pairs));
-        let options = Options {
-            address: any_port(),
-            backend: Backend::Aws {
-                sdk: Box::new(moto.sdk_config().await),
-                bootstrap: true,
-            },
-            settings,
-            read_env: false,
-        };
-        let server = start(options)
-            .await
-            .expect("local-api --aws did not start on moto_server");
-        Self::new(
-            server,
-            MailSource::Moto(moto.endpoint.clone()),
-            tempfile::tempdir().unwrap(),
-        )
+        Self::on_aws(moto().sdk_config().await, pairs).await
     }
 
     /// Like [`TestApp::on_moto_with`], with every AWS call going through
     /// `proxy`, which can make a service throttle or fail. The SDK does not
     /// retry, so one injected fault is one failed call.
     pub async fn through(proxy: &FaultProxy, pairs: &[(&str, &str)]) -> Self {
-        let unique = uuid::Uuid::new_v4().simple().to_string();
-        let table = format!("latchkey-{unique}");
-        let alias = format!("alias/latchkey-{unique}");
-        let mut settings = settings(&[("TABLE_NAME", &table), ("KMS_KEY_ID", &alias)]);
-        settings.extend(self::settings(pairs));
         let sdk = proxy
             .sdk_config()
             .await
             .into_builder()
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
             .build();
+        Self::on_aws(sdk, pairs).await
+    }
+
+    /// On the AWS adapters with `sdk` (moto, or a proxy in front of it),
+    /// with a table and a key of its own so tests do not share state.
+    async fn on_aws(sdk: SdkConfig, pairs: &[(&str, &str)]) -> Self {
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let table = format!("latchkey-{unique}");
+        let alias = format!("alias/latchkey-{unique}");
+        let mut settings = settings(&[("TABLE_NAME", &table), ("KMS_KEY_ID", &alias)]);
+        settings.extend(self::settings(pairs));
         let options = Options {
             address: any_port(),
             backend: Backend::Aws {
@@ -134,7 +118,7 @@ impl TestApp {
         };
         let server = start(options)
             .await
-            .expect("local-api --aws did not start behind the fault proxy");
+            .expect("local-api --aws did not start on moto_server");
         Self::new(
             server,
             MailSource::Moto(moto().endpoint.clone()),

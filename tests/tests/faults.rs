@@ -361,69 +361,65 @@ async fn documented_answers(
     (route, ok, uses, mail_best_effort): Route,
 ) {
     let proxy = proxy.as_ref();
-    {
-        // A service the route does not use is checked once, to prove it is
-        // not called; one it uses, throttling and failing.
-        let mut faults: Vec<(Service, &'static str)> = Vec::new();
-        for service in [Store, Keys, Mail] {
-            faults.push((service, "fail"));
-            if uses.contains(&service) {
-                faults.push((service, "throttle"));
-            }
+    // A service the route does not use is checked once, to prove it is
+    // not called; one it uses, throttling and failing.
+    let mut faults: Vec<(Service, &'static str)> = Vec::new();
+    for service in [Store, Keys, Mail] {
+        faults.push((service, "fail"));
+        if uses.contains(&service) {
+            faults.push((service, "throttle"));
         }
-        let mut fresh = None;
-        for (service, kind) in faults {
-            // A request that succeeded may have spent what the next one
-            // needs (a code, a session): start again from a fresh fixture.
-            let f = match fresh.take() {
-                Some(f) => f,
-                None => fixture(proxy).await,
-            };
-            {
-                let before = table(&f).await;
-                let answer = call_with_fault(&f, proxy, route, service, kind, 0).await;
-                let what = format!("{route} with {} {kind}", service.name());
-                assert_eq!(
-                    answer.failed_calls > 0,
-                    uses.contains(&service),
-                    "{what}: the route's use of the service is not as listed"
-                );
-                let expected = match (uses.contains(&service), kind) {
-                    (false, _) => ok,
-                    (true, _) if service == Mail && mail_best_effort => ok,
-                    (true, "throttle") => 503,
-                    (true, _) => 500,
-                };
-                assert_eq!(answer.status, expected, "{what}: {}", answer.body);
-                if expected == 503 {
-                    assert!(answer.retry_after, "{what}: no Retry-After");
-                }
-                if expected < 500 {
-                    if uses.is_empty() {
-                        fresh = Some(f);
-                    }
-                    continue;
-                }
-                let changed = changed(&before, &table(&f).await);
-                assert!(changed.is_empty(), "{what} changed {changed:?}");
-                // Opaque: a code, never the cause.
-                assert!(
-                    !answer.body.contains("Exception"),
-                    "{what}: {}",
-                    answer.body
-                );
-                if !route.contains(" /pages/") {
-                    let problem: Value = serde_json::from_str(&answer.body).unwrap();
-                    let code = if expected == 503 {
-                        "service_unavailable"
-                    } else {
-                        "internal_error"
-                    };
-                    assert_eq!(problem["code"], code, "{what}");
-                }
+    }
+    let mut fresh = None;
+    for (service, kind) in faults {
+        // A request that succeeded may have spent what the next one
+        // needs (a code, a session): start again from a fresh fixture.
+        let f = match fresh.take() {
+            Some(f) => f,
+            None => fixture(proxy).await,
+        };
+        let before = table(&f).await;
+        let answer = call_with_fault(&f, proxy, route, service, kind, 0).await;
+        let what = format!("{route} with {} {kind}", service.name());
+        assert_eq!(
+            answer.failed_calls > 0,
+            uses.contains(&service),
+            "{what}: the route's use of the service is not as listed"
+        );
+        let expected = match (uses.contains(&service), kind) {
+            (false, _) => ok,
+            (true, _) if service == Mail && mail_best_effort => ok,
+            (true, "throttle") => 503,
+            (true, _) => 500,
+        };
+        assert_eq!(answer.status, expected, "{what}: {}", answer.body);
+        if expected == 503 {
+            assert!(answer.retry_after, "{what}: no Retry-After");
+        }
+        if expected < 500 {
+            if uses.is_empty() {
                 fresh = Some(f);
             }
+            continue;
         }
+        let changed = changed(&before, &table(&f).await);
+        assert!(changed.is_empty(), "{what} changed {changed:?}");
+        // Opaque: a code, never the cause.
+        assert!(
+            !answer.body.contains("Exception"),
+            "{what}: {}",
+            answer.body
+        );
+        if !route.contains(" /pages/") {
+            let problem: Value = serde_json::from_str(&answer.body).unwrap();
+            let code = if expected == 503 {
+                "service_unavailable"
+            } else {
+                "internal_error"
+            };
+            assert_eq!(problem["code"], code, "{what}");
+        }
+        fresh = Some(f);
     }
 }
 
