@@ -28,8 +28,7 @@ started=$(date +%s)
 cargo lambda build --release --arm64 -p latchkey-functions
 echo "built in $(( $(date +%s) - started )) s"
 
-target_dir=$(cargo metadata --format-version 1 --no-deps |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+target_dir=$(cargo_target_dir)
 step "arm64 bootstrap sizes (stripped)"
 python3 - "$target_dir/lambda" functions/src/bin <<'PY'
 import pathlib, struct, sys

@@ -14,8 +14,7 @@ venv=$(tools_venv fuzz tests/fuzz/requirements.txt st)
 
 step "cargo build (local-api, latchkey-admin)"
 cargo build --quiet -p latchkey-local --bins
-bin="$(cargo metadata --format-version 1 --no-deps |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug"
+bin="$(cargo_target_dir)/debug"
 
 data=$(mktemp -d)
 server=""

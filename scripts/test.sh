@@ -63,9 +63,7 @@ if [ ! -x "$chromium_bin" ]; then
 fi
 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 cargo build -p latchkey-local --bin local-api
-target_dir=$(cargo metadata --format-version 1 --no-deps |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-LOCAL_API="$target_dir/debug/local-api" CHROMIUM="$chromium_bin" node tests/browser/journey.mjs
+LOCAL_API="$(cargo_target_dir)/debug/local-api" CHROMIUM="$chromium_bin" node tests/browser/journey.mjs
 
 step "schemathesis: openapi.yaml against local-api"
 ./scripts/fuzz.sh

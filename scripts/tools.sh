@@ -6,6 +6,12 @@
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+# Where cargo puts build output (CARGO_TARGET_DIR or the workspace's target/).
+cargo_target_dir() {
+  cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
 tools_venv() {
   local name=$1 requirements=$2 program=$3
   local venv="${LATCHKEY_TOOLS_DIR:-.tools}/$name"

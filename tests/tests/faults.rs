@@ -78,6 +78,8 @@ const ROUTES: &[Route] = &[
 /// through the proxy.
 struct Fixture {
     app: TestApp,
+    /// Straight to moto, past the proxy, for reading the table.
+    dynamodb: aws_sdk_dynamodb::Client,
     user_id: String,
     email: String,
     access: String,
@@ -173,6 +175,7 @@ async fn fixture(proxy: &FaultProxy) -> Fixture {
         confirmation_code,
         reset_token,
         email,
+        dynamodb: aws_sdk_dynamodb::Client::new(&latchkey_tests::moto().sdk_config().await),
         app,
     }
 }
@@ -237,12 +240,12 @@ fn request(f: &Fixture, route: &str) -> RequestBuilder {
 /// The table's items, but for rate counters and failure streaks, which
 /// count attempts whatever their outcome.
 async fn table(f: &Fixture) -> BTreeMap<String, String> {
-    let client = aws_sdk_dynamodb::Client::new(&latchkey_tests::moto().sdk_config().await);
     let table = f.app.app.config.table_name.clone();
     let mut items = BTreeMap::new();
     let mut start = None;
     loop {
-        let page = client
+        let page = f
+            .dynamodb
             .scan()
             .table_name(&table)
             .consistent_read(true)
