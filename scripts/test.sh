@@ -27,9 +27,9 @@ step "cfn-lint template.yaml"
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "Lambda binaries do not link the local adapters"
-if cargo tree -p latchkey-functions -e normal --prefix none | grep -E '^(redb|lettre) '; then
-  echo "latchkey-functions depends on a local-only crate (above); keep it behind the 'local' feature" >&2
+step "Lambda binaries link neither the local adapters nor a second crypto library"
+if cargo tree -p latchkey-functions -e normal --prefix none | grep -E '^(redb|lettre|aws-lc-rs|aws-lc-sys|openssl-sys) '; then
+  echo "latchkey-functions depends on a crate it must not (above): the local adapters stay behind the 'local' feature, and the AWS SDK's TLS is rustls on ring (latchkey::adapters::aws)" >&2
   exit 1
 fi
 

@@ -96,7 +96,7 @@ pub enum ClientCommand {
 /// The store the arguments name.
 pub async fn open_store(args: &AdminArgs) -> anyhow::Result<Arc<dyn Store>> {
     if args.aws {
-        let sdk = aws_config::load_from_env().await;
+        let sdk = latchkey::adapters::aws::load_from_env().await;
         return Ok(Arc::new(DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             &args.table,

@@ -53,7 +53,7 @@ async fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     let backend = if args.aws {
         Backend::Aws {
-            sdk: Box::new(aws_config::load_from_env().await),
+            sdk: Box::new(latchkey::adapters::aws::load_from_env().await),
             bootstrap: args.bootstrap,
         }
     } else {

@@ -68,7 +68,7 @@ impl App {
     /// The production adapters on one shared AWS configuration (region,
     /// credentials, and `AWS_ENDPOINT_URL` for an emulator).
     pub async fn on_aws(config: Config) -> Result<Self, StartupError> {
-        Self::on_aws_with(config, &aws_config::load_from_env().await).await
+        Self::on_aws_with(config, &crate::adapters::aws::load_from_env().await).await
     }
 
     /// The production adapters on a given AWS configuration: each SDK client

@@ -1,6 +1,7 @@
 //! Adapters behind the ports: DynamoDB, SES v2 and KMS in production; with
 //! the `local` feature, an embedded store, an outbox mailer and a local key.
 
+pub mod aws;
 pub mod dynamodb;
 pub mod kms;
 mod records;
