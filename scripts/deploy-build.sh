@@ -17,7 +17,10 @@ export SAM_CLI_TELEMETRY=0
 
 if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
   step "adding the Rust target aarch64-unknown-linux-gnu"
-  rustup target add aarch64-unknown-linux-gnu
+  rustup target add aarch64-unknown-linux-gnu || {
+    echo "could not add the arm64 standard library; run 'rustup target add aarch64-unknown-linux-gnu' where static.rust-lang.org is reachable" >&2
+    exit 1
+  }
 fi
 
 step "sam validate --lint"
