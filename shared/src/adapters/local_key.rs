@@ -1,6 +1,10 @@
 //! The token signer for local mode: a private key kept as PKCS#8 PEM in the
 //! local data folder, made on first start, with the algorithm of the
 //! configuration (RS256 or ES256), behind the same port as KMS.
+//!
+//! The keys are made and read with `rsa` and `p256` (ring cannot make RSA
+//! keys), and sign with `ring`: its RSA signing is constant-time and blinded,
+//! and three times faster than `rsa`'s, which shows in sign-in throughput.
 
 use std::path::Path;
 
@@ -8,8 +12,10 @@ use async_trait::async_trait;
 use p256::pkcs8::{
     DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
 };
-use rsa::pkcs1v15::SigningKey as RsaSigningKey;
-use rsa::signature::{SignatureEncoding, Signer};
+use ring::rand::SystemRandom;
+use ring::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+};
 use sha2::{Digest, Sha256};
 
 use crate::ports::{BoxError, SignerError, SigningAlgorithm, TokenSigner};
@@ -17,12 +23,13 @@ use crate::secrets::hex;
 use crate::tokens::PublicKey;
 
 enum PrivateKey {
-    Rsa(Box<RsaSigningKey<Sha256>>),
-    Ec(p256::ecdsa::SigningKey),
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
 }
 
 pub struct LocalKeySigner {
     key: PrivateKey,
+    random: SystemRandom,
     algorithm: SigningAlgorithm,
     kid: String,
     public_key_pem: String,
@@ -73,23 +80,32 @@ impl LocalKeySigner {
     }
 
     fn from_pem(pem: &str, algorithm: SigningAlgorithm) -> Option<Self> {
+        let random = SystemRandom::new();
         let (key, public_der) = match algorithm {
             SigningAlgorithm::RS256 => {
                 let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem).ok()?;
                 let public = private.to_public_key().to_public_key_der().ok()?;
-                (
-                    PrivateKey::Rsa(Box::new(RsaSigningKey::<Sha256>::new(private))),
-                    public,
-                )
+                let pkcs8 = private.to_pkcs8_der().ok()?;
+                let pair = RsaKeyPair::from_pkcs8(pkcs8.as_bytes()).ok()?;
+                (PrivateKey::Rsa(pair), public)
             }
             SigningAlgorithm::ES256 => {
                 let private = p256::ecdsa::SigningKey::from_pkcs8_pem(pem).ok()?;
                 let public = private.verifying_key().to_public_key_der().ok()?;
-                (PrivateKey::Ec(private), public)
+                // Re-encoded so the document carries the public key, which ring requires.
+                let pkcs8 = private.to_pkcs8_der().ok()?;
+                let pair = EcdsaKeyPair::from_pkcs8(
+                    &ECDSA_P256_SHA256_FIXED_SIGNING,
+                    pkcs8.as_bytes(),
+                    &random,
+                )
+                .ok()?;
+                (PrivateKey::Ec(pair), public)
             }
         };
         Some(Self {
             key,
+            random,
             algorithm,
             kid: kid_of(public_der.as_bytes()),
             public_key_pem: super::spki_der_to_pem(public_der.as_bytes()),
@@ -177,13 +193,28 @@ impl TokenSigner for LocalKeySigner {
     }
 
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignerError> {
-        Ok(match &self.key {
-            PrivateKey::Rsa(key) => key.sign(signing_input).to_vec(),
-            PrivateKey::Ec(key) => {
-                let signature: p256::ecdsa::Signature = key.sign(signing_input);
-                signature.to_bytes().to_vec()
+        let failed = |_: ring::error::Unspecified| {
+            SignerError::Failed("the local key could not sign".into())
+        };
+        match &self.key {
+            PrivateKey::Rsa(pair) => {
+                let mut signature = vec![0; pair.public().modulus_len()];
+                pair.sign(
+                    &RSA_PKCS1_SHA256,
+                    &self.random,
+                    signing_input,
+                    &mut signature,
+                )
+                .map_err(failed)?;
+                Ok(signature)
             }
-        })
+            // The fixed encoding is JWS's: r and s, 32 bytes each.
+            PrivateKey::Ec(pair) => Ok(pair
+                .sign(&self.random, signing_input)
+                .map_err(failed)?
+                .as_ref()
+                .to_vec()),
+        }
     }
 }
 
