@@ -167,7 +167,7 @@ def load_benchmarks(binaries, seconds, connections):
             "BENCH_REFRESH_TOKENS": " ".join(pair["refresh_token"] for pair in tokens[1:]),
         }
         rows = []
-        before = after = (None, os.cpu_count() or 1)
+        limits = None
         for name, path, script in [
             ("GET /status", "/status", "get.lua"),
             ("POST /v1/auth/login", "/v1/auth/login", "login.lua"),
@@ -179,13 +179,11 @@ def load_benchmarks(binaries, seconds, connections):
             say(f"wrk {name}")
             # Refresh chains need one connection per thread.
             conns = min(connections, os.cpu_count() or 1) if "refresh" in path else connections
-            if "login" in path:
-                before = argon2_limit(binaries / "examples")
+            before = argon2_limit(binaries / "examples") if "login" in path else None
             rows.append((name, conns, wrk(base, path, script, seconds, conns, env)))
-            if "login" in path:
-                after = argon2_limit(binaries / "examples")
-        limits = (before[0], after[0]) if before[0] and after[0] else None
-        return rows, peak_memory_mib(server.pid), (limits, before[1])
+            if before:
+                limits = (before, argon2_limit(binaries / "examples"))
+        return rows, peak_memory_mib(server.pid), limits
     finally:
         server.terminate()
         server.wait()
@@ -241,10 +239,12 @@ def login_timing(binaries, samples):
 
 
 def argon2_limit(examples):
+    """(verifications per second on all cores, cores), or None without the
+    example binary."""
     program = examples / "argon2_limit"
     if not program.exists():
         say(f"no {program}: argon2id limit skipped")
-        return None, os.cpu_count() or 1
+        return None
     say("argon2id limit")
     output = subprocess.run([program, "5"], check=True, capture_output=True, text=True).stdout.split()
     return float(output[0]), int(output[1])
@@ -430,9 +430,9 @@ def timing_table(release, samples):
 
 
 def load_table(release, seconds, connections):
-    load, peak, (limits, cores) = load_benchmarks(release, seconds, connections)
+    load, peak, limits = load_benchmarks(release, seconds, connections)
     print(f"\nlocal-api ({release}), embedded store; wrk {seconds} s per route, "
-          f"{connections} connections; {cores} cores")
+          f"{connections} connections; {os.cpu_count()} cores")
     print(f"{'route':28} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     for name, conns, row in load:
         print(f"{name:28} {conns:5} {row['rate']:9.0f} {row['p50']:8.2f} {row['p99']:8.2f} "
@@ -443,10 +443,11 @@ def load_table(release, seconds, connections):
     if limits:
         # Both runs are shown: when they differ much, the machine's speed
         # drifted during the login run and the ratio is only rough.
-        limit = sum(limits) / 2
+        (before, cores), (after, _) = limits
+        limit = (before + after) / 2
         print(f"\nargon2id limit ({cores} cores, m=19456 KiB, t=2, p=1): {limit:.1f} "
-              f"verifications/s (just before login's run {limits[0]:.1f}, just after "
-              f"{limits[1]:.1f})")
+              f"verifications/s (just before login's run {before:.1f}, just after "
+              f"{after:.1f})")
         print(f"login throughput / argon2id limit: {login:.1f} / {limit:.1f} = "
               f"{100 * login / limit:.0f} %")
 
