@@ -11,6 +11,15 @@ with the service's own throttling error (`throttle`) or an internal error
 (`fail`), in that service's wire format, until `DELETE /__fault`.
 `GET /__fault` says how many calls it has failed since it was armed.
 
+It also records which IAM actions each caller's calls need, keyed by the
+access key id in the request's signature (the Lambda stand-in gives each
+function its logical id as its key): `GET /__actions` answers
+{"<access key id>": ["dynamodb:GetItem", ...]}, `DELETE /__actions` clears.
+Actions are named as IAM evaluates them: a DynamoDB transaction needs the
+item actions inside it (Put -> dynamodb:PutItem, ...), not an action of
+its own; a call whose action this table does not know is recorded as
+"unknown:<what it was>", so it cannot pass unnoticed.
+
 Usage: python fault_proxy.py MOTO_URL PORT
 """
 
@@ -24,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 MOTO = sys.argv[1].rstrip("/")
 LOCK = threading.Lock()
 STATE = {"armed": None, "failed": 0}
+ACTIONS = {}
 
 # (status, headers, body) per service and kind, as each service sends them.
 FAULTS = {
@@ -57,6 +67,46 @@ def service_of(handler):
     return None
 
 
+# SES v2 (REST): the IAM action of each call the adapters make.
+SES_ACTIONS = {
+    ("POST", "/v2/email/outbound-emails"): "ses:SendEmail",
+    ("GET", "/v2/email/account"): "ses:GetAccount",
+}
+TRANSACT_ITEM_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+    "Get": "dynamodb:GetItem",
+}
+
+
+def actions_of(handler, body):
+    """The IAM actions a call needs."""
+    target = handler.headers.get("x-amz-target", "")
+    service = service_of(handler)
+    if service == "dynamodb":
+        operation = target.split(".", 1)[1]
+        if operation in ("TransactWriteItems", "TransactGetItems"):
+            items = json.loads(body)["TransactItems"]
+            return [TRANSACT_ITEM_ACTIONS.get(kind, f"unknown:dynamodb {kind}")
+                    for item in items for kind in item]
+        return [f"dynamodb:{operation}"]
+    if service == "kms":
+        return [f"kms:{target.split('.', 1)[1]}"]
+    if service == "ses":
+        path = handler.path.split("?", 1)[0]
+        return [SES_ACTIONS.get((handler.command, path), f"unknown:ses {handler.command} {path}")]
+    return [f"unknown:{handler.command} {handler.path}"]
+
+
+def caller_of(handler):
+    """The access key id the request was signed with."""
+    authorization = handler.headers.get("authorization", "")
+    _, _, credential = authorization.partition("Credential=")
+    return credential.split("/", 1)[0] or "anonymous"
+
+
 class Proxy(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -83,12 +133,23 @@ class Proxy(BaseHTTPRequestHandler):
             answer = {"failed": STATE["failed"]}
         self.reply(200, {"content-type": "application/json"}, answer)
 
+    def recorded(self):
+        with LOCK:
+            if self.command == "DELETE":
+                ACTIONS.clear()
+            answer = {caller: sorted(actions) for caller, actions in ACTIONS.items()}
+        self.reply(200, {"content-type": "application/json"}, answer)
+
     def handle_any(self):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         if self.path.startswith("/__fault"):
             return self.control(body)
+        if self.path.startswith("/__actions"):
+            return self.recorded()
         service = service_of(self)
+        with LOCK:
+            ACTIONS.setdefault(caller_of(self), set()).update(actions_of(self, body))
         with LOCK:
             armed = STATE["armed"]
             fault = None

@@ -51,6 +51,9 @@ const EXPECTED: &[(&str, u16, Option<&str>)] = &[
     ("email-exists", 200, None),
     ("email-exists-missing-email", 400, Some("validation_failed")),
     ("login", 200, None),
+    // A form body base64-encoded, cookies and comma-joined headers: what
+    // API Gateway makes of a browser's form post.
+    ("login-form", 200, None),
     ("login-wrong-password", 401, Some("invalid_credentials")),
     ("login-unconfirmed", 403, Some("email_not_confirmed")),
     // Static samples cannot hold live tokens: these show the refusals.

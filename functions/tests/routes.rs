@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use latchkey_functions::{Endpoint, ROUTES};
+use latchkey_tests::{policy_actions, template};
 use serde_norway::Value;
 
 // `cargo test` sets CARGO_MANIFEST_DIR when it runs a test too; reading it then,
@@ -31,31 +32,8 @@ fn pascal(name: &str) -> String {
         .collect()
 }
 
-fn template() -> Value {
-    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
-    serde_norway::from_str(&text).unwrap()
-}
-
 fn route_keys() -> BTreeSet<String> {
     ROUTES.iter().map(|route| route.key()).collect()
-}
-
-/// Every action the function's inline policy statements allow.
-fn policy_actions(function: &Value) -> Vec<String> {
-    let mut actions = Vec::new();
-    for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
-        for statement in policy["Statement"].as_sequence().unwrap() {
-            match &statement["Action"] {
-                Value::String(action) => actions.push(action.clone()),
-                Value::Sequence(list) => actions.extend(
-                    list.iter()
-                        .map(|action| action.as_str().unwrap().to_owned()),
-                ),
-                other => panic!("unexpected Action {other:?}"),
-            }
-        }
-    }
-    actions
 }
 
 #[test]

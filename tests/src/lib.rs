@@ -5,7 +5,7 @@
 // Test support: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -19,6 +19,33 @@ use latchkey_local::{Backend, Options, RunningServer, start};
 use serde_json::Value;
 use tempfile::TempDir;
 
+/// `template.yaml`, parsed (CloudFormation's short tags stay as tagged values).
+pub fn template() -> serde_norway::Value {
+    let text = std::fs::read_to_string(workspace().join("template.yaml")).unwrap();
+    serde_norway::from_str(&text).unwrap()
+}
+
+/// Every action a function resource's inline policy statements allow.
+pub fn policy_actions(function: &serde_norway::Value) -> BTreeSet<String> {
+    use serde_norway::Value;
+    let mut actions = BTreeSet::new();
+    for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
+        for statement in policy["Statement"].as_sequence().unwrap() {
+            match &statement["Action"] {
+                Value::String(action) => {
+                    actions.insert(action.clone());
+                }
+                Value::Sequence(list) => actions.extend(
+                    list.iter()
+                        .map(|action| action.as_str().unwrap().to_owned()),
+                ),
+                other => panic!("unexpected Action {other:?}"),
+            }
+        }
+    }
+    actions
+}
+
 /// `local-api` on a free port, torn down when dropped.
 pub struct TestApp {
     pub base_url: String,
@@ -27,6 +54,7 @@ pub struct TestApp {
     mail: MailSource,
     server: tokio::task::JoinHandle<()>,
     _data_dir: TempDir,
+    lambda_logs: Option<PathBuf>,
 }
 
 enum MailSource {
@@ -44,9 +72,26 @@ fn any_port() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
+/// The algorithm the suites sign with unless a test names its own:
+/// `LATCHKEY_TEST_SIGNING_ALGORITHM` (`RS256` or `ES256`), RS256 when unset.
+/// Said once per test binary on standard error, so a run shows which ran.
+pub fn test_signing_algorithm() -> &'static str {
+    static ALGORITHM: OnceLock<&'static str> = OnceLock::new();
+    ALGORITHM.get_or_init(|| {
+        let algorithm = match std::env::var("LATCHKEY_TEST_SIGNING_ALGORITHM").as_deref() {
+            Err(_) | Ok("" | "RS256") => "RS256",
+            Ok("ES256") => "ES256",
+            Ok(other) => panic!("LATCHKEY_TEST_SIGNING_ALGORITHM={other}: RS256 or ES256"),
+        };
+        eprintln!("latchkey-tests: tokens signed with {algorithm}");
+        algorithm
+    })
+}
+
+/// The test's settings over the suite's signing algorithm.
 fn settings(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
+    std::iter::once(("SIGNING_ALGORITHM", test_signing_algorithm()))
+        .chain(pairs.iter().copied())
         .map(|(name, value)| (name.to_string(), value.to_string()))
         .collect()
 }
@@ -106,7 +151,7 @@ impl TestApp {
         let table = format!("latchkey-{unique}");
         let alias = format!("alias/latchkey-{unique}");
         let mut settings = settings(&[("TABLE_NAME", &table), ("KMS_KEY_ID", &alias)]);
-        settings.extend(self::settings(pairs));
+        settings.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let options = Options {
             address: any_port(),
             backend: Backend::Aws {
@@ -126,6 +171,80 @@ impl TestApp {
         )
     }
 
+    /// The per-endpoint Lambda binaries in `binaries`, wired as
+    /// `template.yaml` deploys them, behind an API Gateway stand-in
+    /// (`tests/lambda_gateway.py`): `base_url` is the gateway. Their AWS
+    /// calls go through `proxy` to moto, each function signing with its
+    /// logical id as access key, so the proxy can say who called what.
+    /// `parameters` are template parameters (name, value) over the defaults.
+    /// The table, key and sender are made by a `local-api --aws`, whose
+    /// store `app` is (for the admin commands and store checks).
+    pub async fn through_lambda_binaries(
+        binaries: &Path,
+        proxy: &FaultProxy,
+        parameters: &[(&str, &str)],
+    ) -> Self {
+        let mut test_app = Self::on_aws(moto().sdk_config().await, &[]).await;
+        let port = free_port().unwrap();
+        let base_url = format!("http://127.0.0.1:{port}");
+        let config = &test_app.app.config;
+        let mut resolve = serde_json::json!({
+            "Table": config.table_name,
+            "SigningKey.Arn": config.kms_key_id,
+            "MailFrom": config.mail_from,
+            "PublicBaseUrl": base_url,
+            "SigningAlgorithm": test_signing_algorithm(),
+        });
+        for (name, value) in parameters {
+            resolve[*name] = Value::from(*value);
+        }
+        let logs = test_app._data_dir.path().join("lambda-logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let gateway = serde_json::json!({
+            "template": workspace().join("template.yaml"),
+            "binaries": binaries,
+            "logs": logs,
+            "resolve": resolve,
+            "environment": {
+                "AWS_ENDPOINT_URL": proxy.endpoint,
+                "AWS_REGION": "us-east-1",
+                // moto does not implement MessageType=DIGEST (tests/tests/kms_digest.rs covers it).
+                "KMS_MESSAGE_TYPE": "RAW",
+                "RUST_LOG": "info",
+            },
+        });
+        let config_file = test_app._data_dir.path().join("gateway.json");
+        std::fs::write(&config_file, gateway.to_string()).unwrap();
+        let config_file = config_file.display().to_string();
+        let python = moto_python().unwrap_or_else(|message| panic!("{message}"));
+        spawn_watched_on(
+            &python,
+            &workspace().join("tests/lambda_gateway.py"),
+            &[&config_file],
+            "lambda-gateway",
+            port,
+        )
+        .unwrap_or_else(|message| panic!("{message}"));
+        test_app.base_url = base_url;
+        test_app.lambda_logs = Some(logs);
+        test_app
+    }
+
+    /// What the Lambda binaries logged, function by function (after
+    /// [`TestApp::through_lambda_binaries`]), for a failing test to show.
+    pub fn lambda_logs(&self) -> String {
+        let Some(folder) = &self.lambda_logs else {
+            return String::new();
+        };
+        sorted_files(folder)
+            .iter()
+            .map(|file| {
+                let text = std::fs::read_to_string(file).unwrap_or_default();
+                format!("--- {}\n{text}", file.display())
+            })
+            .collect()
+    }
+
     fn new(server: RunningServer, mail: MailSource, data_dir: TempDir) -> Self {
         Self {
             base_url: format!("http://{}", server.address),
@@ -137,6 +256,7 @@ impl TestApp {
             mail,
             server: server.task,
             _data_dir: data_dir,
+            lambda_logs: None,
         }
     }
 
@@ -410,7 +530,7 @@ impl FaultProxy {
         };
         let port = match spawn_watched(
             &python,
-            &manifest_dir().join("fault_proxy.py"),
+            &workspace().join("tests/fault_proxy.py"),
             &[&moto.endpoint],
             "fault-proxy",
         ) {
@@ -435,6 +555,29 @@ impl FaultProxy {
             .client
             .post(format!("{}/__fault", self.endpoint))
             .json(&serde_json::json!({"service": service, "kind": kind, "after": after}))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+
+    /// The IAM actions each caller's calls needed since the last
+    /// [`FaultProxy::clear_actions`], by access key id.
+    pub async fn actions(&self) -> BTreeMap<String, BTreeSet<String>> {
+        self.client
+            .get(format!("{}/__actions", self.endpoint))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn clear_actions(&self) {
+        let response = self
+            .client
+            .delete(format!("{}/__actions", self.endpoint))
             .send()
             .await
             .unwrap();
@@ -470,7 +613,7 @@ fn moto_python() -> Result<PathBuf, String> {
         return beside(Path::new(&path))
             .ok_or_else(|| format!("no python beside MOTO_SERVER={path}"));
     }
-    let workspace = manifest_dir().join("..");
+    let workspace = workspace();
     if let Some(python) = beside(&workspace.join(".tools/venv/bin/moto_server")) {
         return Ok(python);
     }
@@ -491,12 +634,15 @@ fn moto_python() -> Result<PathBuf, String> {
     )
 }
 
-// `cargo test` sets CARGO_MANIFEST_DIR when it runs a test too; reading it then,
-// rather than baking it in at compile time, keeps a build cache that outlives
-// the checkout (CI keeps one) from pointing at a folder that no longer exists.
-fn manifest_dir() -> PathBuf {
+/// The workspace's root folder. `cargo test` sets CARGO_MANIFEST_DIR (of
+/// the package under test, one level below the root) when it runs a test
+/// too; reading it then, rather than baking it in at compile time, keeps a
+/// build cache that outlives the checkout (CI keeps one) from pointing at a
+/// folder that no longer exists.
+pub fn workspace() -> PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR")
         .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("..")
 }
 
 fn start_moto() -> Result<Moto, String> {
@@ -504,7 +650,7 @@ fn start_moto() -> Result<Moto, String> {
     // moto_server, but serving one request at a time: see the script.
     let port = spawn_watched(
         &python,
-        &manifest_dir().join("moto_serial.py"),
+        &workspace().join("tests/moto_serial.py"),
         &["-H", "127.0.0.1", "-p"],
         "moto",
     )?;
@@ -516,10 +662,24 @@ fn start_moto() -> Result<Moto, String> {
 /// Runs `python script ARGS… PORT` on a free port and waits until it
 /// listens; a watchdog ends it when this process (the test binary) is gone.
 fn spawn_watched(python: &Path, script: &Path, args: &[&str], name: &str) -> Result<u16, String> {
-    let port = TcpListener::bind("127.0.0.1:0")
+    spawn_watched_on(python, script, args, name, free_port()?)
+}
+
+fn free_port() -> Result<u16, String> {
+    Ok(TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| e.to_string())?
-        .port();
+        .port())
+}
+
+/// [`spawn_watched`] on a port chosen beforehand.
+fn spawn_watched_on(
+    python: &Path,
+    script: &Path,
+    args: &[&str],
+    name: &str,
+    port: u16,
+) -> Result<u16, String> {
     let log = std::env::temp_dir().join(format!("latchkey-{name}-{port}.log"));
     let watchdog = r#"python=$1 watched=$2 log=$3; shift 3
 "$python" "$@" >"$log" 2>&1 & child=$!

@@ -1,0 +1,659 @@
+//! The deployed path: the per-endpoint Lambda binaries themselves, started
+//! and wired as `template.yaml` deploys them (routes, environment), behind
+//! a stand-in for API Gateway and the Lambda runtime API
+//! (`tests/lambda_gateway.py`) that turns real HTTP requests into the
+//! events API Gateway sends (form bodies base64-encoded, cookies split out,
+//! repeated headers comma-joined, the peer as `sourceIp`). Their AWS calls
+//! go to moto through `tests/fault_proxy.py`, which records the IAM actions
+//! each function's calls need, init calls included.
+//!
+//! One journey drives every route, then least privilege is checked by use:
+//! every action a function needed is granted to it in `template.yaml`, and
+//! every action granted to it was needed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use latchkey_tests::{FaultProxy, TestApp, policy_actions, template};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{Value, json};
+
+/// Where cargo put this package's binaries (it builds them all for its
+/// integration tests).
+fn binaries() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_status"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// The actions each function's inline policy grants, by logical id.
+fn granted_actions() -> BTreeMap<String, BTreeSet<String>> {
+    let template = template();
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, resource)| resource["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(logical_id, resource)| {
+            (
+                logical_id.as_str().unwrap().to_owned(),
+                policy_actions(resource),
+            )
+        })
+        .collect()
+}
+
+struct Client<'a> {
+    app: &'a TestApp,
+}
+
+impl Client<'_> {
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.app.client.request(method, self.app.url(path))
+    }
+
+    async fn json(&self, method: Method, path: &str, token: Option<&str>, body: Value) -> Response {
+        let mut request = self.request(method, path).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// A form body, which API Gateway hands over base64-encoded.
+    async fn form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        self.request(Method::POST, path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(fields).unwrap())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.request(Method::GET, path);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+}
+
+async fn expect(response: Response, status: u16, what: &str, app: &TestApp) -> Value {
+    let got = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(
+        got,
+        status,
+        "{what}: {text}\nLambda logs:\n{}",
+        app.lambda_logs()
+    );
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// Every route at least once, and the paths that need each granted action:
+/// a failed then a correct sign-in (the streak ends), a login change (the
+/// old name's guard goes), a refresh replayed after the grace window (the
+/// session ends), sign-outs of all sessions, an admin disabling an account.
+async fn every_route(app: &TestApp) {
+    let client = Client { app };
+    let email = format!("ada.{}@example.com", uuid::Uuid::new_v4().simple());
+    let password = "correct horse battery staple";
+
+    let body = expect(client.get("/status", None).await, 200, "status", app).await;
+    assert_eq!(body["status"], "ok");
+
+    let body = expect(
+        client
+            .form(
+                "/v1/users",
+                &[
+                    ("email", &email),
+                    ("password", password),
+                    ("first_name", "Ada"),
+                ],
+            )
+            .await,
+        201,
+        "register with a form body",
+        app,
+    )
+    .await;
+    let user_id = body["user"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        body["user"]["first_name"], "Ada",
+        "the base64 body was read"
+    );
+
+    let body = expect(
+        client
+            .get(&format!("/v1/users/exists?email={email}"), None)
+            .await,
+        200,
+        "exists",
+        app,
+    )
+    .await;
+    assert_eq!(body["exists"], true);
+    expect(
+        client
+            .json(
+                Method::POST,
+                "/v1/users/confirm/resend",
+                None,
+                json!({"email": email}),
+            )
+            .await,
+        202,
+        "resend",
+        app,
+    )
+    .await;
+    let link = app.confirmation_link(&email).await;
+    assert!(link.starts_with(&app.base_url), "{link}");
+    expect(
+        client.app.client.get(&link).send().await.unwrap(),
+        200,
+        "confirm link",
+        app,
+    )
+    .await;
+    let code = link.rsplit('/').next().unwrap();
+    expect(
+        client
+            .json(
+                Method::POST,
+                "/v1/users/confirm",
+                None,
+                json!({"code": code}),
+            )
+            .await,
+        200,
+        "confirm by code",
+        app,
+    )
+    .await;
+
+    // A wrong password, then the right one: the streak ends. Repeated
+    // Accept-Language headers arrive comma-joined and still choose Russian.
+    let english = client
+        .form(
+            "/v1/auth/login",
+            &[("login", &email), ("password", "wrong password")],
+        )
+        .await;
+    let english = expect(english, 401, "wrong password", app).await;
+    let russian = client
+        .request(Method::POST, "/v1/auth/login")
+        .header("accept-language", "fr")
+        .header("accept-language", "ru")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            serde_urlencoded::to_string([("login", &email), ("password", &"wrong".to_owned())])
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let russian = expect(russian, 401, "wrong password, in Russian", app).await;
+    assert_eq!(russian["code"], english["code"]);
+    assert_ne!(russian["title"], english["title"], "fr,ru picks ru");
+    let pair = expect(
+        client
+            .form(
+                "/v1/auth/login",
+                &[("login", &email), ("password", password)],
+            )
+            .await,
+        200,
+        "sign in after failures",
+        app,
+    )
+    .await;
+    let access = pair["access_token"].as_str().unwrap().to_owned();
+    let refresh = pair["refresh_token"].as_str().unwrap().to_owned();
+
+    let me = client
+        .request(Method::GET, "/v1/users/me")
+        .bearer_auth(&access)
+        .header("cookie", "theme=dark; lang=en")
+        .send()
+        .await
+        .unwrap();
+    let me = expect(me, 200, "me, with cookies", app).await;
+    assert_eq!(me["user"]["id"], user_id.as_str());
+    for login in ["ada_first", "ada_second"] {
+        expect(
+            client
+                .json(
+                    Method::PATCH,
+                    "/v1/users/me",
+                    Some(&access),
+                    json!({"login": login}),
+                )
+                .await,
+            200,
+            "update me",
+            app,
+        )
+        .await;
+    }
+    let body = expect(
+        client
+            .json(
+                Method::POST,
+                "/v1/users/me/addresses",
+                Some(&access),
+                json!({"address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"}),
+            )
+            .await,
+        201,
+        "add address",
+        app,
+    )
+    .await;
+    let address = body["address_id"].as_str().unwrap();
+    let response = client
+        .request(Method::DELETE, &format!("/v1/users/me/addresses/{address}"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    expect(response, 204, "delete address", app).await;
+    let body = expect(
+        client.get(&format!("/v1/users/{user_id}"), None).await,
+        200,
+        "get user",
+        app,
+    )
+    .await;
+    assert_eq!(body["user"]["id"], user_id.as_str());
+    let body = expect(
+        client
+            .get(&format!("/v1/auth/token-info?access_token={access}"), None)
+            .await,
+        200,
+        "token info",
+        app,
+    )
+    .await;
+    assert_eq!(body["uid"], user_id.as_str());
+
+    // Refresh rotates; the old token replayed after the grace window ends
+    // the session.
+    let rotated = expect(
+        client
+            .json(
+                Method::POST,
+                "/v1/auth/refresh",
+                None,
+                json!({"refresh_token": refresh}),
+            )
+            .await,
+        200,
+        "refresh",
+        app,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    expect(
+        client
+            .json(
+                Method::POST,
+                "/v1/auth/refresh",
+                None,
+                json!({"refresh_token": refresh}),
+            )
+            .await,
+        401,
+        "replayed refresh token",
+        app,
+    )
+    .await;
+    expect(
+        client
+            .json(
+                Method::POST,
+                "/v1/auth/refresh",
+                None,
+                json!({"refresh_token": rotated["refresh_token"]}),
+            )
+            .await,
+        401,
+        "the session ended with the replay",
+        app,
+    )
+    .await;
+
+    // Two sessions; changing the password ends the other one.
+    let first = expect(
+        client
+            .form(
+                "/v1/auth/login",
+                &[("login", &email), ("password", password)],
+            )
+            .await,
+        200,
+        "sign in",
+        app,
+    )
+    .await;
+    expect(
+        client
+            .form(
+                "/v1/auth/login",
+                &[("login", &email), ("password", password)],
+            )
+            .await,
+        200,
+        "sign in again",
+        app,
+    )
+    .await;
+    let new_password = "another horse battery staple";
+    expect(
+        client
+            .json(
+                Method::POST,
+                "/v1/users/me/password",
+                first["access_token"].as_str(),
+                json!({"current_password": password, "new_password": new_password}),
+            )
+            .await,
+        204,
+        "change password",
+        app,
+    )
+    .await;
+
+    // Reset through the API, then through the page (a form body).
+    expect(
+        client
+            .json(
+                Method::POST,
+                "/v1/password/forgot",
+                None,
+                json!({"email": email}),
+            )
+            .await,
+        202,
+        "forgot",
+        app,
+    )
+    .await;
+    let token = app.reset_token(&email).await;
+    let password = "third horse battery staple";
+    expect(
+        client
+            .json(
+                Method::POST,
+                "/v1/password/reset",
+                None,
+                json!({"token": token, "password": password}),
+            )
+            .await,
+        200,
+        "reset",
+        app,
+    )
+    .await;
+    // Asked twice: the second code replaces the first.
+    for _ in 0..2 {
+        expect(
+            client
+                .form("/v1/password/forgot", &[("email", &email)])
+                .await,
+            202,
+            "forgot, as a form",
+            app,
+        )
+        .await;
+    }
+    let token = app.reset_token(&email).await;
+    let password = "fourth horse battery staple";
+    let page = client
+        .form(
+            "/pages/reset-password",
+            &[
+                ("token", &token),
+                ("password", password),
+                ("password_confirmation", password),
+            ],
+        )
+        .await;
+    assert_eq!(page.status(), 200, "{}", app.lambda_logs());
+    for path in [
+        "/pages/reset-password",
+        "/pages/confirmation?confirmed=true",
+        "/pages/assets/pages.css",
+    ] {
+        let response = client.get(path, None).await;
+        assert_eq!(response.status(), 200, "{path}: {}", app.lambda_logs());
+    }
+    // The confirmation page sends a new link to an account still waiting.
+    let waiting = format!("bob.{}@example.com", uuid::Uuid::new_v4().simple());
+    expect(
+        client
+            .json(
+                Method::POST,
+                "/v1/users",
+                None,
+                json!({"email": waiting, "password": password}),
+            )
+            .await,
+        201,
+        "register",
+        app,
+    )
+    .await;
+    let page = client
+        .form("/pages/confirmation", &[("email", &waiting)])
+        .await;
+    assert_eq!(page.status(), 200, "{}", app.lambda_logs());
+    assert_eq!(
+        app.emails_to(&waiting).await.len(),
+        2,
+        "a second confirmation email"
+    );
+
+    // An admin disables the account (its sessions end) and enables it.
+    let admin_email = format!("root.{}@example.com", uuid::Uuid::new_v4().simple());
+    let admin_password = "admin horse battery staple";
+    app.admin(
+        &[
+            "users",
+            "create",
+            "--email",
+            &admin_email,
+            "--role",
+            "admin",
+        ],
+        &format!("{admin_password}\n"),
+    )
+    .await
+    .unwrap();
+    let admin = expect(
+        client
+            .form(
+                "/v1/auth/login",
+                &[("login", &admin_email), ("password", admin_password)],
+            )
+            .await,
+        200,
+        "admin sign-in",
+        app,
+    )
+    .await;
+    let mine = expect(
+        client
+            .form(
+                "/v1/auth/login",
+                &[("login", &email), ("password", password)],
+            )
+            .await,
+        200,
+        "sign in before being disabled",
+        app,
+    )
+    .await;
+    for status in ["disabled", "active"] {
+        expect(
+            client
+                .json(
+                    Method::PATCH,
+                    &format!("/v1/admin/users/{user_id}"),
+                    admin["access_token"].as_str(),
+                    json!({"status": status}),
+                )
+                .await,
+            200,
+            "admin update",
+            app,
+        )
+        .await;
+    }
+    expect(
+        client
+            .get("/v1/users/me", mine["access_token"].as_str())
+            .await,
+        401,
+        "disabling ended the session",
+        app,
+    )
+    .await;
+
+    // A service client.
+    let created = app
+        .admin(
+            &[
+                "clients",
+                "create",
+                "--name",
+                "billing",
+                "--scope",
+                "reports:read",
+            ],
+            "",
+        )
+        .await
+        .unwrap();
+    let field = |name: &str| {
+        created
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+            .unwrap()
+            .to_owned()
+    };
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        field("client_id"),
+        field("client_secret")
+    ));
+    let response = client
+        .request(Method::POST, "/v1/auth/token")
+        .header("authorization", format!("Basic {basic}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&scope=reports%3Aread")
+        .send()
+        .await
+        .unwrap();
+    expect(response, 200, "client token", app).await;
+
+    for path in [
+        "/v1/auth/public-key",
+        "/.well-known/jwks.json",
+        "/.well-known/openid-configuration",
+    ] {
+        let response = client.get(path, None).await;
+        assert_eq!(response.status(), 200, "{path}: {}", app.lambda_logs());
+    }
+
+    // Sign out of everything.
+    let last = expect(
+        client
+            .form(
+                "/v1/auth/login",
+                &[("login", &email), ("password", password)],
+            )
+            .await,
+        200,
+        "sign in",
+        app,
+    )
+    .await;
+    expect(
+        client
+            .json(
+                Method::POST,
+                "/v1/auth/logout",
+                last["access_token"].as_str(),
+                json!({"all": true}),
+            )
+            .await,
+        204,
+        "logout all",
+        app,
+    )
+    .await;
+    expect(
+        client
+            .get("/v1/users/me", last["access_token"].as_str())
+            .await,
+        401,
+        "signed out",
+        app,
+    )
+    .await;
+
+    // No route: API Gateway's own 404, no function involved.
+    let response = client.get("/v1/nowhere", None).await;
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_through_the_lambda_binaries_needs_exactly_the_actions_its_function_is_granted()
+{
+    let proxy = FaultProxy::start();
+    let app = TestApp::through_lambda_binaries(
+        &binaries(),
+        &proxy,
+        &[
+            ("RefreshGraceSeconds", "1"),
+            ("EmailLimitPerAddress", "20/900"),
+        ],
+    )
+    .await;
+    every_route(&app).await;
+
+    let used = proxy.actions().await;
+    let granted = granted_actions();
+    let mut problems = Vec::new();
+    for caller in used.keys() {
+        if !granted.contains_key(caller) {
+            problems.push(format!(
+                "{caller} called AWS but is no function of the template"
+            ));
+        }
+    }
+    let none = BTreeSet::new();
+    for (function, allowed) in &granted {
+        let needed = used.get(function).unwrap_or(&none);
+        let missing: Vec<_> = needed.difference(allowed).collect();
+        let unused: Vec<_> = allowed.difference(needed).collect();
+        if !missing.is_empty() {
+            problems.push(format!("{function} needs {missing:?}, not granted"));
+        }
+        if !unused.is_empty() {
+            problems.push(format!("{function} is granted {unused:?}, never used"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "least privilege by use:\n{}\n\nused: {used:#?}",
+        problems.join("\n")
+    );
+}
