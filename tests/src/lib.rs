@@ -599,6 +599,46 @@ impl FaultProxy {
     }
 }
 
+/// `tests/kms_digest.py`: KMS `GetPublicKey` and `Sign` with
+/// `MessageType=DIGEST` as AWS implements them (moto does not), over two
+/// keys, `KmsDigest::RSA_KEY` and `KmsDigest::EC_KEY`.
+pub struct KmsDigest {
+    pub endpoint: String,
+}
+
+impl KmsDigest {
+    pub const RSA_KEY: &'static str = "arn:aws:kms:us-east-1:111122223333:key/rsa";
+    pub const EC_KEY: &'static str = "arn:aws:kms:us-east-1:111122223333:key/ec";
+
+    pub fn start() -> Self {
+        let python = moto_python().unwrap_or_else(|message| panic!("{message}"));
+        let port = spawn_watched(
+            &python,
+            &workspace().join("tests/kms_digest.py"),
+            &[],
+            "kms-digest",
+        )
+        .unwrap_or_else(|message| panic!("{message}"));
+        Self {
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    pub async fn sdk_config(&self) -> SdkConfig {
+        emulator_sdk_config(&self.endpoint).await
+    }
+
+    /// Every `Sign` request it received, as sent (JSON).
+    pub async fn sign_requests(&self) -> Vec<Value> {
+        reqwest::get(&self.endpoint)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
 /// The Python that has moto installed: beside `$MOTO_SERVER` if set, else
 /// the project's tools venv, else `python3` on the `PATH`.
 fn moto_python() -> Result<PathBuf, String> {
