@@ -67,7 +67,8 @@ CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 
 
 def resolve(value, parameters, where):
-    """A template value as a string: literal, `!Ref` or `!GetAtt`."""
+    """A template value as a string: a literal, `!Ref`, `!GetAtt`, or
+    `!Join` over them (a CommaDelimitedList parameter joins its items)."""
     if isinstance(value, (str, int, float)):
         return str(value)
     known = CONFIG["resolve"]
@@ -81,6 +82,11 @@ def resolve(value, parameters, where):
         name = ".".join(value["Fn::GetAtt"])
         if name in known:
             return str(known[name])
+    if "Fn::Join" in value:
+        separator, items = value["Fn::Join"]
+        if isinstance(items, dict):  # a list parameter: "a, b" stands for [a, b]
+            items = resolve(items, parameters, where).split(",")
+        return separator.join(resolve(item, parameters, where).strip() for item in items)
     sys.exit(f"lambda_gateway: {where} is {value}, which CONFIG's resolve does not give")
 
 
@@ -178,7 +184,8 @@ def load_functions():
     shared = template["Globals"]["Function"]
     routes, functions = [], {}
     for logical_id, resource in template["Resources"].items():
-        if resource["Type"] != "AWS::Serverless::Function":
+        # Fn::ForEach entries (log groups, alarms) are lists, no functions.
+        if not isinstance(resource, dict) or resource["Type"] != "AWS::Serverless::Function":
             continue
         properties = resource["Properties"]
         variables = {**shared.get("Environment", {}).get("Variables", {}),

@@ -37,6 +37,42 @@ fn route_keys() -> BTreeSet<String> {
 }
 
 #[test]
+fn every_function_has_its_log_group_and_alarms_and_the_reserved_concurrency_fits_the_account() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let functions: BTreeSet<String> = resources
+        .iter()
+        .filter(|(_, resource)| resource["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(id, _)| id.as_str().unwrap().trim_end_matches("Function").to_owned())
+        .collect();
+    // Fn::ForEach::PerFunction: [Name, [names], {resources}]
+    let per_function = &resources
+        .get("Fn::ForEach::PerFunction")
+        .expect("the per-function log groups and alarms")[1];
+    let listed: BTreeSet<String> = per_function
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|name| name.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        listed, functions,
+        "Fn::ForEach::PerFunction lists every function"
+    );
+
+    // Every function reserves ReservedConcurrency, and Lambda keeps 100 of
+    // the account's concurrency (1000 by default) unreserved.
+    let most = template["Parameters"]["ReservedConcurrency"]["MaxValue"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        most * functions.len() as u64 <= 1000 - 100,
+        "ReservedConcurrency MaxValue {most} x {} functions exceeds 900",
+        functions.len()
+    );
+}
+
+#[test]
 fn the_template_has_one_function_per_endpoint_with_exactly_its_routes() {
     let template = template();
     let resources = template["Resources"].as_mapping().unwrap();

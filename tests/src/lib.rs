@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -83,7 +84,12 @@ pub fn test_signing_algorithm() -> &'static str {
             Ok("ES256") => "ES256",
             Ok(other) => panic!("LATCHKEY_TEST_SIGNING_ALGORITHM={other}: RS256 or ES256"),
         };
-        eprintln!("latchkey-tests: tokens signed with {algorithm}");
+        // Straight to standard error, which the test harness does not
+        // capture, so the run's output shows it.
+        let _ = writeln!(
+            std::io::stderr(),
+            "latchkey-tests: tokens signed with {algorithm} (LATCHKEY_TEST_SIGNING_ALGORITHM)"
+        );
         algorithm
     })
 }

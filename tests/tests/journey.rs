@@ -68,6 +68,11 @@ async fn the_first_journey(app: TestApp) {
         latchkey::ports::SigningAlgorithm::ES256 => Algorithm::ES256,
     };
     assert_eq!(header.alg, algorithm);
+    // The suite's algorithm (LATCHKEY_TEST_SIGNING_ALGORITHM) is the one used.
+    assert_eq!(
+        format!("{:?}", header.alg),
+        latchkey_tests::test_signing_algorithm()
+    );
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     assert_eq!(header.kid.as_deref(), Some(app.app.signer.key_id()));
     let pem = app.app.signer.public_key_pem().as_bytes();
