@@ -73,6 +73,21 @@ fn every_function_has_its_log_group_and_alarms_and_the_reserved_concurrency_fits
 }
 
 #[test]
+fn every_template_parameter_has_its_row_in_the_readme() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let (_, section) = readme.split_once("### Parameters").unwrap();
+    let template = template();
+    let missing: Vec<&str> = template["Parameters"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|name| name.as_str().unwrap())
+        .filter(|name| !section.contains(&format!("| `{name}` |")))
+        .collect();
+    assert!(missing.is_empty(), "README's Parameters table lacks {missing:?}");
+}
+
+#[test]
 fn the_template_has_one_function_per_endpoint_with_exactly_its_routes() {
     let template = template();
     let resources = template["Resources"].as_mapping().unwrap();
