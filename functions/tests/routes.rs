@@ -84,7 +84,10 @@ fn every_template_parameter_has_its_row_in_the_readme() {
         .map(|name| name.as_str().unwrap())
         .filter(|name| !section.contains(&format!("| `{name}` |")))
         .collect();
-    assert!(missing.is_empty(), "README's Parameters table lacks {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "README's Parameters table lacks {missing:?}"
+    );
 }
 
 #[test]

@@ -20,6 +20,23 @@ use latchkey_local::{Backend, Options, RunningServer, start};
 use serde_json::Value;
 use tempfile::TempDir;
 
+/// Waits, if need be, until `needed` fits before the current fixed
+/// rate-limit window of `window_seconds` ends (windows start at multiples
+/// of their length since the epoch), so a test counting up to a limit is
+/// not reset half-way by a window that rolls over on a slow machine.
+pub async fn within_one_window(window_seconds: u64, needed: Duration) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let window = Duration::from_secs(window_seconds);
+    let into_window =
+        Duration::from_millis(u64::try_from(now.as_millis() % window.as_millis()).unwrap());
+    let left = window - into_window;
+    if left < needed {
+        tokio::time::sleep(left + Duration::from_millis(100)).await;
+    }
+}
+
 /// `template.yaml`, parsed (CloudFormation's short tags stay as tagged values).
 pub fn template() -> serde_norway::Value {
     let text = std::fs::read_to_string(workspace().join("template.yaml")).unwrap();
