@@ -36,12 +36,12 @@ fi
 step "cargo test --workspace (RS256, the default)"
 cargo test --workspace
 
-step "the HTTP suites again with ES256 (local key and KMS on moto)"
+step "the HTTP suites and the Lambda binaries again with ES256 (local key and KMS on moto)"
 # Named with --workspace (not -p latchkey-tests) so features unify as in
 # the run above and nothing is compiled again.
 # The fault suite is left out: its faults are the same whatever the key
 # signs with, and it is the slowest suite.
-suites=()
+suites=(--test lambda_binaries)
 for file in tests/tests/*.rs; do
   name=$(basename "$file" .rs)
   [ "$name" = faults ] || suites+=(--test "$name")
