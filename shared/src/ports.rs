@@ -198,8 +198,13 @@ pub trait CodeStore: Send + Sync {
 /// account), as the store last saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailureStreak {
+    /// Attempts counted as failed (an attempt counts from the moment it is
+    /// let through, so parallel ones cannot all slip under the limit).
     pub failures: u64,
     pub last_failure_at: OffsetDateTime,
+    /// The next attempt must wait until then; `None` when it need not (or,
+    /// for a streak written before this was kept, derive it).
+    pub next_attempt_at: Option<OffsetDateTime>,
 }
 
 /// Counters for rate limits and sign-in throttling, kept in the store so
@@ -214,19 +219,22 @@ pub trait RateStore: Send + Sync {
         expires_at: OffsetDateTime,
     ) -> Result<u64, StoreError>;
 
-    /// The counter `key`, 0 when there is none.
-    async fn read_counter(&self, key: &str) -> Result<u64, StoreError>;
-
-    /// Adds one failure at `at` to the streak `key` in one atomic update and
-    /// returns the streak after it; the streak is deleted after `expires_at`.
-    async fn add_failure(
-        &self,
-        key: &str,
-        at: OffsetDateTime,
-        expires_at: OffsetDateTime,
-    ) -> Result<FailureStreak, StoreError>;
+    /// Takes one back from the counter `key` (an event counted ahead that
+    /// turned out not to count); nothing when the counter is gone.
+    async fn decrement_counter(&self, key: &str) -> Result<(), StoreError>;
 
     async fn failure_streak(&self, key: &str) -> Result<Option<FailureStreak>, StoreError>;
+
+    /// Writes `next` as the streak `key`, deleted after `expires_at`, if the
+    /// stored streak is still `expected` (`None`: there is none), in one
+    /// conditional write. `false` when another writer changed it first.
+    async fn replace_failure_streak(
+        &self,
+        key: &str,
+        expected: Option<&FailureStreak>,
+        next: &FailureStreak,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 
     async fn end_failure_streak(&self, key: &str) -> Result<(), StoreError>;
 }

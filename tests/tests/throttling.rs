@@ -197,7 +197,109 @@ async fn spraying_many_accounts_from_one_ip_is_throttled_whatever_x_forwarded_fo
     assert_eq!(response.status(), 200);
 }
 
+/// Twenty wrong passwords for one account sent at once: each attempt is
+/// counted before its password is checked, so only the free ones are
+/// checked and the rest wait. (On moto, which answers one call at a time,
+/// the requests still interleave between their reads and conditional
+/// writes, which is the race this guards.)
+async fn parallel_guesses_at_one_account_check_only_the_free_attempts(app: TestApp) {
+    let ada = unique_email();
+    app.register_confirmed(&ada, PASSWORD).await;
+    let app = std::sync::Arc::new(app);
+    let guesses = (0..20).map(|n| {
+        let app = std::sync::Arc::clone(&app);
+        let ada = ada.clone();
+        tokio::spawn(async move { attempt(&app, &ada, &format!("guess {n}")).await })
+    });
+    let answers = futures_join_all(guesses).await;
+    let checked = answers
+        .iter()
+        .filter(|(status, _, _)| *status == 401)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|(status, _, _)| *status == 429)
+        .count();
+    assert_eq!(checked + refused, 20, "{answers:?}");
+    assert!(
+        (1..=5).contains(&checked),
+        "{checked} of 20 parallel guesses were checked"
+    );
+}
+
+/// Twenty wrong passwords for twenty accounts from one IP at once, with a
+/// per-IP limit of five failures: at most five are checked.
+async fn parallel_guesses_from_one_ip_check_at_most_its_limit(app: TestApp) {
+    latchkey_tests::within_one_window(900, Duration::from_secs(60)).await;
+    let app = std::sync::Arc::new(app);
+    let guesses = (0..20).map(|n| {
+        let app = std::sync::Arc::clone(&app);
+        tokio::spawn(async move {
+            attempt(
+                &app,
+                &format!("spray{n}.{}@example.com", n * 7),
+                "Winter2026!",
+            )
+            .await
+        })
+    });
+    let answers = futures_join_all(guesses).await;
+    let checked = answers
+        .iter()
+        .filter(|(status, _, _)| *status == 401)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|(status, _, _)| *status == 429)
+        .count();
+    assert_eq!(checked + refused, 20, "{answers:?}");
+    assert!(
+        (1..=5).contains(&checked),
+        "{checked} of 20 parallel guesses were checked"
+    );
+}
+
+/// A stolen access token does not buy unlimited guesses at the current
+/// password: wrong ones count toward the account's sign-in streak.
+async fn guessing_the_current_password_is_throttled_like_sign_in(app: TestApp) {
+    let ada = unique_email();
+    app.register_confirmed(&ada, PASSWORD).await;
+    let pair = app.login(&ada, PASSWORD).await;
+    let token = pair["access_token"].as_str().unwrap().to_owned();
+    let change = |current: &'static str| {
+        app.client
+            .post(app.url("/v1/users/me/password"))
+            .bearer_auth(&token)
+            .json(&json!({"current_password": current, "new_password": "a brand new passphrase"}))
+            .send()
+    };
+    for _ in 0..5 {
+        let (status, _, code) = answer(change("wrong guess").await.unwrap()).await;
+        assert_eq!((status, code.as_str()), (401, "invalid_credentials"));
+    }
+    let (status, retry_after, code) = answer(change("wrong guess").await.unwrap()).await;
+    assert_eq!((status, code.as_str()), (429, "too_many_attempts"));
+    assert!(retry_after.is_some_and(|seconds| (1..=30).contains(&seconds)));
+    // Even the right one waits, and so does sign-in: one streak.
+    assert_eq!(change(PASSWORD).await.unwrap().status(), 429);
+    assert_eq!(attempt(&app, &ada, PASSWORD).await.0, 429);
+}
+
+async fn futures_join_all<T: Send + 'static>(
+    tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
+    let mut results = Vec::new();
+    for task in tasks.collect::<Vec<_>>() {
+        results.push(task.await.unwrap());
+    }
+    results
+}
+
 on_both_stores! {
+    guessing_the_current_password_is_throttled_like_sign_in;
+    parallel_guesses_at_one_account_check_only_the_free_attempts;
+    parallel_guesses_from_one_ip_check_at_most_its_limit
+        with ("LOGIN_FAILURE_LIMIT_PER_IP", "5/900");
     wrong_passwords_slow_down_one_account_until_the_right_one_works
         with ("LOGIN_DELAY_SECONDS", DELAY_SETTING.as_str());
     a_throttled_account_can_still_reset_its_password_and_sign_in;

@@ -8,7 +8,9 @@ use latchkey::domain::{AttributePatch, Locale, Login, Password, PersonName};
 use latchkey::http::auth::require_user;
 use latchkey::http::body::{FieldValue, Fields};
 use latchkey::http::views::UserView;
-use latchkey::http::{ApiError, FieldCode, FieldError, Validator, json_response, parse_fields};
+use latchkey::http::{
+    ApiError, FieldCode, FieldError, RequestMeta, Validator, json_response, parse_fields,
+};
 use latchkey::services::profile::{ProfilePatch, change_password, me, update_me};
 use serde_json::json;
 
@@ -102,7 +104,11 @@ fn parse_patch(app: &App, fields: &Fields) -> Result<ProfilePatch, ApiError> {
 }
 
 /// `204`; every other session ends.
-pub async fn password(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+pub async fn password(
+    app: &App,
+    meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let caller = require_user(app, &request).await?;
     let fields = parse_fields(&request)?;
     let mut check = Validator::default();
@@ -132,7 +138,7 @@ pub async fn password(app: &App, request: Request) -> Result<Response<Body>, Api
         )),
     }
     let (current, new_password) = check.finish_with(|| Some((current?, new_password?)))?;
-    change_password(app, &caller, current, &new_password).await?;
+    change_password(app, &caller, &meta.client_ip, current, &new_password).await?;
     Response::builder()
         .status(StatusCode::NO_CONTENT)
         .body(Body::Empty)

@@ -39,7 +39,7 @@ pub async fn call(
         Endpoint::ResetPassword => password_reset::reset(app, request).await,
         Endpoint::Me => me::get(app, request).await,
         Endpoint::UpdateMe => me::patch(app, request).await,
-        Endpoint::ChangePassword => me::password(app, request).await,
+        Endpoint::ChangePassword => me::password(app, meta, request).await,
         Endpoint::AddAddress => addresses::add(app, request).await,
         Endpoint::DeleteAddress => addresses::delete(app, request).await,
         Endpoint::GetUser => users::get(app, request).await,

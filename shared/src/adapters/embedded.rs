@@ -461,30 +461,47 @@ impl RateStore for EmbeddedStore {
         .await
     }
 
-    async fn read_counter(&self, key: &str) -> Result<u64, StoreError> {
-        let counter: Option<CounterItem> = self
-            .read(records::rate_pk(key), records::RATE.to_owned())
-            .await?;
-        Ok(counter.map_or(0, |counter| counter.count))
+    async fn decrement_counter(&self, key: &str) -> Result<(), StoreError> {
+        let pk = records::rate_pk(key);
+        self.write(move |table| {
+            if let Some(counter) = get::<CounterItem>(table, &pk, records::RATE)? {
+                let item = CounterItem {
+                    count: counter.count.saturating_sub(1),
+                    ..counter
+                };
+                put(table, &pk, records::RATE, &item)?;
+            }
+            Ok(())
+        })
+        .await
     }
 
-    async fn add_failure(
+    async fn replace_failure_streak(
         &self,
         key: &str,
-        at: OffsetDateTime,
+        expected: Option<&FailureStreak>,
+        next: &FailureStreak,
         expires_at: OffsetDateTime,
-    ) -> Result<FailureStreak, StoreError> {
+    ) -> Result<bool, StoreError> {
         let pk = records::streak_pk(key);
+        let expected = expected.copied();
+        let item = StreakItem::new(next, expires_at);
         self.write(move |table| {
-            let failures =
-                get::<StreakItem>(table, &pk, records::STREAK)?.map_or(0, |streak| streak.failures);
-            let item = StreakItem {
-                failures: failures + 1,
-                last_failure_ms: StreakItem::epoch_ms(at),
-                expires_at: expires_at.unix_timestamp(),
+            let stored = get::<StreakItem>(table, &pk, records::STREAK)?;
+            let unchanged = match (&stored, &expected) {
+                (None, None) => true,
+                // `failures` and the millisecond of the last attempt
+                // identify a version, as in the DynamoDB condition.
+                (Some(stored), Some(expected)) => {
+                    stored.failures == expected.failures
+                        && stored.last_failure_ms == StreakItem::epoch_ms(expected.last_failure_at)
+                }
+                _ => false,
             };
-            put(table, &pk, records::STREAK, &item)?;
-            item.streak()
+            if unchanged {
+                put(table, &pk, records::STREAK, &item)?;
+            }
+            Ok(unchanged)
         })
         .await
     }

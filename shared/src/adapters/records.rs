@@ -143,6 +143,9 @@ pub struct StreakItem {
     pub failures: u64,
     /// Epoch milliseconds: delays start at the failure, not the second.
     pub last_failure_ms: i64,
+    /// Epoch milliseconds before which no attempt is let through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_ms: Option<i64>,
     /// Epoch seconds, the TTL attribute.
     pub expires_at: i64,
 }
@@ -152,13 +155,24 @@ impl StreakItem {
         i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
     }
 
+    pub fn new(streak: &FailureStreak, expires_at: OffsetDateTime) -> Self {
+        Self {
+            failures: streak.failures,
+            last_failure_ms: Self::epoch_ms(streak.last_failure_at),
+            next_attempt_ms: streak.next_attempt_at.map(Self::epoch_ms),
+            expires_at: expires_at.unix_timestamp(),
+        }
+    }
+
     pub fn streak(&self) -> Result<FailureStreak, StoreError> {
+        let at = |ms: i64| {
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                .map_err(|error| StoreError::Corrupt(error.to_string()))
+        };
         Ok(FailureStreak {
             failures: self.failures,
-            last_failure_at: OffsetDateTime::from_unix_timestamp_nanos(
-                i128::from(self.last_failure_ms) * 1_000_000,
-            )
-            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+            last_failure_at: at(self.last_failure_ms)?,
+            next_attempt_at: self.next_attempt_ms.map(at).transpose()?,
         })
     }
 }

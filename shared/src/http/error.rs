@@ -425,6 +425,11 @@ impl From<ProfileError> for ApiError {
             ProfileError::Forbidden => Self::Forbidden,
             ProfileError::LoginTaken => Self::LoginTaken,
             ProfileError::InvalidCredentials => Self::InvalidCredentials,
+            ProfileError::TooManyAttempts {
+                retry_after_seconds,
+            } => Self::TooManyAttempts {
+                retry_after_seconds,
+            },
             ProfileError::WeakPassword(error) => {
                 Self::Validation(vec![FieldError::password("new_password", error)])
             }

@@ -90,26 +90,39 @@ pub async fn count(
     subject: &str,
     limit: RateLimit,
 ) -> Result<Verdict, StoreError> {
+    let (verdict, _counted_for_good) = count_ahead(app, scope, subject, limit).await?;
+    Ok(verdict)
+}
+
+/// An event counted ahead of knowing whether it counts (a sign-in, counted
+/// as failed before its password is checked, so parallel requests cannot
+/// all pass a limit that counts failures only).
+#[derive(Debug)]
+#[must_use]
+pub struct CountedAhead {
+    key: String,
+}
+
+/// Counts one event of `scope` for `subject` now, in one atomic increment,
+/// and says whether it is within `limit`; [`take_back`] uncounts it.
+pub async fn count_ahead(
+    app: &App,
+    scope: Scope,
+    subject: &str,
+    limit: RateLimit,
+) -> Result<(Verdict, CountedAhead), StoreError> {
     let window = Window::now(app, scope, subject, limit);
     let count = app
         .store
         .increment_counter(&window.key, window.expires_at)
         .await?;
-    Ok(window.verdict(count, limit))
+    let verdict = window.verdict(count, limit);
+    Ok((verdict, CountedAhead { key: window.key }))
 }
 
-/// Whether one more event of `scope` for `subject` would still be within
-/// `limit`, without counting it: for limits that count only some outcomes
-/// (failed sign-ins) but must refuse before the work is done.
-pub async fn peek(
-    app: &App,
-    scope: Scope,
-    subject: &str,
-    limit: RateLimit,
-) -> Result<Verdict, StoreError> {
-    let window = Window::now(app, scope, subject, limit);
-    let count = app.store.read_counter(&window.key).await?;
-    Ok(window.verdict(count + 1, limit))
+/// Uncounts an event counted ahead, in the window it was counted in.
+pub async fn take_back(app: &App, counted: CountedAhead) -> Result<(), StoreError> {
+    app.store.decrement_counter(&counted.key).await
 }
 
 /// The fixed window a counter falls in now.

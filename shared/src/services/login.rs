@@ -74,7 +74,7 @@ pub async fn login(
         }
     };
     let Some(account) = verified else {
-        throttle::record_failure(app, &subject, client_ip).await?;
+        throttle::record_failure(app, admission);
         return Err(LoginError::InvalidCredentials);
     };
     throttle::record_success(app, &subject, admission).await?;

@@ -18,6 +18,7 @@ use crate::ports::{ChangeOutcome, EndSessions, ProfileChange, Store, StoreError}
 use crate::services::notify;
 use crate::services::passwords::{self, HashError};
 use crate::services::sessions::Principal;
+use crate::services::throttle::{self, Subject, ThrottleError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -32,6 +33,9 @@ pub enum ProfileError {
     LoginTaken,
     #[error("the current password is wrong")]
     InvalidCredentials,
+    /// Too many wrong current passwords: the account's sign-in throttle.
+    #[error("too many failed attempts; retry after {retry_after_seconds} s")]
+    TooManyAttempts { retry_after_seconds: u64 },
     #[error("the new password is not acceptable: {0}")]
     WeakPassword(PasswordError),
     #[error("invalid attributes")]
@@ -177,10 +181,13 @@ pub async fn update_me(
 }
 
 /// `POST /v1/users/me/password`: needs the current password; ends every
-/// other session and keeps the caller's; a notice goes out.
+/// other session and keeps the caller's; a notice goes out. Guesses at the
+/// current password (a stolen access token) count toward the account's
+/// sign-in throttle, as wrong passwords at sign-in do.
 pub async fn change_password(
     app: &App,
     caller: &Principal,
+    client_ip: &str,
     current: Password,
     new_password: &str,
 ) -> Result<(), ProfileError> {
@@ -189,9 +196,23 @@ pub async fn change_password(
         .get_account(caller.user_id)
         .await?
         .ok_or(ProfileError::CallerGone)?;
+    let subject = Subject::account(caller.user_id);
+    let admission =
+        throttle::admit(app, &subject, client_ip)
+            .await
+            .map_err(|error| match error {
+                ThrottleError::TooManyAttempts {
+                    retry_after_seconds,
+                } => ProfileError::TooManyAttempts {
+                    retry_after_seconds,
+                },
+                ThrottleError::Store(error) => error.into(),
+            })?;
     if !passwords::verify(current, account.password_hash).await? {
+        throttle::record_failure(app, admission);
         return Err(ProfileError::InvalidCredentials);
     }
+    throttle::record_success(app, &subject, admission).await?;
     let user = account.user;
     let login = user.login.as_ref().map(Login::as_str).unwrap_or_default();
     let password = Password::parse(

@@ -19,7 +19,7 @@ use crate::config::LoginThrottle;
 use crate::domain::{Email, UserId};
 use crate::ports::{FailureStreak, StoreError};
 use crate::secrets::SecretHash;
-use crate::services::limits::{self, Scope, Verdict};
+use crate::services::limits::{self, CountedAhead, Scope, Verdict};
 
 /// A streak is forgotten a day after its last failure.
 const STREAK_MEMORY: Duration = Duration::from_secs(24 * 3600);
@@ -57,91 +57,109 @@ pub enum ThrottleError {
     Store(#[from] StoreError),
 }
 
-/// Leave to check a password, and what a success must clean up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Leave to check one password. Until [`record_success`], the attempt
+/// counts as a failure for the subject and the IP: counted before the check,
+/// so parallel guesses cannot all pass limits read before any is counted.
+#[derive(Debug)]
 #[must_use]
 pub struct Admission {
-    streak: bool,
+    from_ip: CountedAhead,
+    /// The subject's consecutive failures, this attempt included.
+    failures: u64,
 }
 
-/// Refuses the attempt while the subject or the IP is throttled.
+/// How many times an attempt re-reads a streak that parallel attempts keep
+/// changing before it is refused like a throttled one.
+const RESERVATION_TRIES: usize = 5;
+
+/// Refuses the attempt while the subject or the IP is throttled; otherwise
+/// counts it (as failed, until it succeeds) and lets it through.
 pub async fn admit(
     app: &App,
     subject: &Subject,
     client_ip: &str,
 ) -> Result<Admission, ThrottleError> {
     let settings = app.config.login_throttle;
-    let (streak, from_ip) = tokio::join!(
-        app.store.failure_streak(&subject.0),
-        limits::peek(
-            app,
-            Scope::FailedLoginsFromIp,
-            client_ip,
-            settings.failures_per_ip
-        ),
-    );
-    let now = app.clock.now();
-    let streak = streak?.filter(|streak| now < streak.last_failure_at + STREAK_MEMORY);
-    let account_wait = streak.map_or(0, |streak| seconds_to_wait(settings, streak, now));
-    let ip_wait = match from_ip? {
-        Verdict::Allowed => 0,
-        Verdict::Limited {
-            retry_after_seconds,
-        } => retry_after_seconds,
-    };
-    let retry_after_seconds = account_wait.max(ip_wait);
-    if retry_after_seconds > 0 {
-        tracing::warn!(
-            retry_after_seconds,
-            by_ip = ip_wait > 0,
-            "sign-in throttled"
-        );
+    let (verdict, from_ip) = limits::count_ahead(
+        app,
+        Scope::FailedLoginsFromIp,
+        client_ip,
+        settings.failures_per_ip,
+    )
+    .await?;
+    if let Verdict::Limited {
+        retry_after_seconds,
+    } = verdict
+    {
+        tracing::warn!(retry_after_seconds, by_ip = true, "sign-in throttled");
         return Err(ThrottleError::TooManyAttempts {
             retry_after_seconds,
         });
     }
-    Ok(Admission {
-        streak: streak.is_some(),
+    match reserve_attempt(app, subject).await {
+        Ok(failures) => Ok(Admission { from_ip, failures }),
+        Err(error) => {
+            // Not checked, so not an attempt from this IP either.
+            if let Err(error) = limits::take_back(app, from_ip).await {
+                tracing::warn!(%error, "a refused sign-in stays counted for its IP");
+            }
+            if let ThrottleError::TooManyAttempts {
+                retry_after_seconds,
+            } = error
+            {
+                tracing::warn!(retry_after_seconds, by_ip = false, "sign-in throttled");
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Writes the subject's streak with this attempt counted as failed, if its
+/// delay allows an attempt now; one conditional write on the streak it read,
+/// so of parallel attempts each is counted and none passes a delay that
+/// another's failure set. Returns the failures counted.
+async fn reserve_attempt(app: &App, subject: &Subject) -> Result<u64, ThrottleError> {
+    let settings = app.config.login_throttle;
+    for _ in 0..RESERVATION_TRIES {
+        let now = app.clock.now();
+        let stored = app.store.failure_streak(&subject.0).await?;
+        let next = next_attempt(settings, stored, now).map_err(|retry_after_seconds| {
+            ThrottleError::TooManyAttempts {
+                retry_after_seconds,
+            }
+        })?;
+        if app
+            .store
+            .replace_failure_streak(&subject.0, stored.as_ref(), &next, now + STREAK_MEMORY)
+            .await?
+        {
+            return Ok(next.failures);
+        }
+    }
+    // Others keep counting attempts on this subject right now: wait as if
+    // throttled.
+    Err(ThrottleError::TooManyAttempts {
+        retry_after_seconds: 1,
     })
 }
 
-/// Counts a wrong password (or an unknown account) against the subject and
-/// the IP.
-pub async fn record_failure(
-    app: &App,
-    subject: &Subject,
-    client_ip: &str,
-) -> Result<(), StoreError> {
-    let now = app.clock.now();
-    let (streak, counted) = tokio::join!(
-        app.store.add_failure(&subject.0, now, now + STREAK_MEMORY),
-        limits::count(
-            app,
-            Scope::FailedLoginsFromIp,
-            client_ip,
-            app.config.login_throttle.failures_per_ip
-        ),
-    );
-    let streak = streak?;
-    counted?;
-    if streak.failures >= app.config.login_throttle.failures_before_delay {
-        tracing::warn!(failures = streak.failures, "consecutive failed sign-ins");
+/// The wrong password stays counted (it was counted on admission).
+pub fn record_failure(app: &App, admission: Admission) {
+    if admission.failures >= app.config.login_throttle.failures_before_delay {
+        tracing::warn!(failures = admission.failures, "consecutive failed sign-ins");
     }
-    Ok(())
 }
 
-/// A correct password ends the subject's streak (a write only if there was
-/// one). The IP's window count stays: spraying that finds one password is
-/// still spraying.
+/// A correct password ends the subject's streak and uncounts the attempt
+/// from the IP's failures. Spraying that finds one password still has its
+/// failures counted.
 pub async fn record_success(
     app: &App,
     subject: &Subject,
     admission: Admission,
 ) -> Result<(), StoreError> {
-    if admission.streak {
-        app.store.end_failure_streak(&subject.0).await?;
-    }
-    Ok(())
+    app.store.end_failure_streak(&subject.0).await?;
+    limits::take_back(app, admission.from_ip).await
 }
 
 /// A reset proves the owner: the account's failed sign-ins are forgotten so
@@ -156,26 +174,47 @@ pub async fn forgive(app: &App, user_id: UserId) {
     }
 }
 
-/// Seconds the subject must still wait before its next attempt, 0 if none.
-fn seconds_to_wait(settings: LoginThrottle, streak: FailureStreak, now: OffsetDateTime) -> u64 {
-    let Some(over) = streak.failures.checked_sub(settings.failures_before_delay) else {
-        return 0;
+/// The streak after one more attempt at `now`, counted as failed, or the
+/// seconds to wait before one is allowed. A streak whose last attempt is
+/// older than `STREAK_MEMORY` is over: counting starts again from zero.
+fn next_attempt(
+    settings: LoginThrottle,
+    stored: Option<FailureStreak>,
+    now: OffsetDateTime,
+) -> Result<FailureStreak, u64> {
+    let current = stored.filter(|streak| now < streak.last_failure_at + STREAK_MEMORY);
+    if let Some(streak) = current {
+        let ready_at = streak
+            .next_attempt_at
+            .unwrap_or(streak.last_failure_at + delay_after(settings, streak.failures));
+        if now < ready_at {
+            let wait = (ready_at - now).as_seconds_f64().ceil();
+            // `as` is safe: the wait is positive and at most `max_delay`.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            return Err((wait as u64).max(1));
+        }
+    }
+    let failures = current.map_or(0, |streak| streak.failures) + 1;
+    let delay = delay_after(settings, failures);
+    Ok(FailureStreak {
+        failures,
+        last_failure_at: now,
+        next_attempt_at: (!delay.is_zero()).then(|| now + delay),
+    })
+}
+
+/// The wait after `failures` consecutive failures: none for the free ones,
+/// then `first_delay`, doubling with each further failure up to `max_delay`.
+fn delay_after(settings: LoginThrottle, failures: u64) -> Duration {
+    let Some(over) = failures.checked_sub(settings.failures_before_delay) else {
+        return Duration::ZERO;
     };
     // 2^over, kept from overflowing; the cap decides long before 2^20.
     let factor = 1u32 << over.min(20);
-    let delay = settings
+    settings
         .first_delay
         .saturating_mul(factor)
-        .min(settings.max_delay);
-    let ready_at = streak.last_failure_at + delay;
-    if now >= ready_at {
-        return 0;
-    }
-    let wait = (ready_at - now).as_seconds_f64().ceil();
-    // `as` is safe: the wait is positive and at most `max_delay`.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let wait = wait as u64;
-    wait.max(1)
+        .min(settings.max_delay)
 }
 
 #[cfg(test)]
@@ -191,16 +230,24 @@ mod tests {
         }
     }
 
+    fn epoch() -> OffsetDateTime {
+        OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000)
+    }
+
+    /// The wait `elapsed` seconds after `failures` failures, 0 if none.
     fn wait_after(failures: u64, elapsed: i64) -> u64 {
-        let last = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
-        seconds_to_wait(
+        let streak = FailureStreak {
+            failures,
+            last_failure_at: epoch(),
+            next_attempt_at: None,
+        };
+        next_attempt(
             settings(),
-            FailureStreak {
-                failures,
-                last_failure_at: last,
-            },
-            last + time::Duration::seconds(elapsed),
+            Some(streak),
+            epoch() + time::Duration::seconds(elapsed),
         )
+        .err()
+        .unwrap_or(0)
     }
 
     #[test]
@@ -222,6 +269,38 @@ mod tests {
         assert_eq!(wait_after(6, 59), 1);
         assert_eq!(wait_after(6, 60), 0);
         assert_eq!(wait_after(5, 10), 20);
+    }
+
+    #[test]
+    fn an_attempt_is_counted_with_the_wait_it_leaves_behind() {
+        let mut streak = None;
+        let mut now = epoch();
+        for expected in 1..=5 {
+            let next = next_attempt(settings(), streak, now).unwrap();
+            assert_eq!(next.failures, expected);
+            assert_eq!(next.next_attempt_at.is_some(), expected == 5, "{expected}");
+            streak = Some(next);
+        }
+        // Parallel attempts see the fifth and wait for its delay.
+        assert_eq!(next_attempt(settings(), streak, now), Err(30));
+        now += time::Duration::seconds(30);
+        let sixth = next_attempt(settings(), streak, now).unwrap();
+        assert_eq!(
+            sixth.next_attempt_at,
+            Some(now + time::Duration::seconds(60))
+        );
+    }
+
+    #[test]
+    fn a_streak_older_than_a_day_starts_again_from_zero() {
+        let old = FailureStreak {
+            failures: 40,
+            last_failure_at: epoch(),
+            next_attempt_at: Some(epoch() + time::Duration::seconds(900)),
+        };
+        let later = epoch() + time::Duration::days(1) + time::Duration::seconds(1);
+        let next = next_attempt(settings(), Some(old), later).unwrap();
+        assert_eq!((next.failures, next.next_attempt_at), (1, None));
     }
 
     #[test]
