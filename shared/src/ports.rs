@@ -242,9 +242,18 @@ pub trait RateStore: Send + Sync {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Stores a new session and records the sign-in on the profile
-    /// (`last_sign_in_at`, `sign_in_count`) in one transaction.
-    async fn start_session(&self, session: &Session, now: OffsetDateTime)
-    -> Result<(), StoreError>;
+    /// (`last_sign_in_at`, `sign_in_count`) in one transaction, if the
+    /// account still holds `credential`, the password hash the sign-in
+    /// checked, and is not disabled; `false`, with nothing written, when a
+    /// password change, reset or disable committed since it was read. The
+    /// account's version moves too, so such a change still in flight retries
+    /// and ends this session with the others.
+    async fn start_session(
+        &self,
+        session: &Session,
+        credential: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 
     /// Moves the session to `next` if its refresh hash is still `current`
     /// (the replaced hash becomes `previous_hash`). `false` when another

@@ -41,6 +41,9 @@ async fn dynamodb() -> Subject {
     }
 }
 
+/// Every test account's password hash (the credential sessions start from).
+const PASSWORD_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+
 fn account(email: &str, login: Option<&str>) -> Account {
     let now = OffsetDateTime::now_utc();
     Account {
@@ -48,8 +51,7 @@ fn account(email: &str, login: Option<&str>) -> Account {
             login: login.map(|login| Login::parse(login).unwrap()),
             ..User::new(Email::parse(email).unwrap(), now)
         },
-        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
-            .to_owned(),
+        password_hash: PASSWORD_HASH.to_owned(),
     }
 }
 
@@ -269,17 +271,25 @@ async fn a_session_is_stored_with_the_sign_in_and_ends_at_its_expiry(subject: Su
             .replace_nanosecond(0)
             .unwrap(),
     };
-    store.start_session(&session, now).await.unwrap();
-    store
-        .start_session(
-            &Session {
-                id: SessionId::new(),
-                ..session.clone()
-            },
-            now,
-        )
-        .await
-        .unwrap();
+    assert!(
+        store
+            .start_session(&session, PASSWORD_HASH, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .start_session(
+                &Session {
+                    id: SessionId::new(),
+                    ..session.clone()
+                },
+                PASSWORD_HASH,
+                now,
+            )
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store
             .get_session(created.user.id, session.id, now)
@@ -330,7 +340,12 @@ async fn a_rotation_succeeds_once_per_hash_and_keeps_the_replaced_one(subject: S
     store.create_user(&created, None).await.unwrap();
     let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
     let session = new_session(created.user.id, now);
-    store.start_session(&session, now).await.unwrap();
+    assert!(
+        store
+            .start_session(&session, PASSWORD_HASH, now)
+            .await
+            .unwrap()
+    );
     let first = session.refresh_hash.clone();
     let second = OneTimeCode::generate().hash();
     let (user, id) = (created.user.id, session.id);
@@ -370,7 +385,12 @@ async fn concurrent_rotations_of_one_hash_let_exactly_one_win(subject: Subject) 
     store.create_user(&created, None).await.unwrap();
     let now = OffsetDateTime::now_utc();
     let session = new_session(created.user.id, now);
-    store.start_session(&session, now).await.unwrap();
+    assert!(
+        store
+            .start_session(&session, PASSWORD_HASH, now)
+            .await
+            .unwrap()
+    );
     let attempts = (0..10).map(|_| {
         let (store, current) = (Arc::clone(&store), session.refresh_hash.clone());
         let next = OneTimeCode::generate().hash();
@@ -402,10 +422,20 @@ async fn sessions_end_one_at_a_time_or_all_at_once(subject: Subject) {
     let now = OffsetDateTime::now_utc();
     let sessions: Vec<Session> = (0..3).map(|_| new_session(created.user.id, now)).collect();
     for session in &sessions {
-        store.start_session(session, now).await.unwrap();
+        assert!(
+            store
+                .start_session(session, PASSWORD_HASH, now)
+                .await
+                .unwrap()
+        );
     }
     let others = new_session(other.user.id, now);
-    store.start_session(&others, now).await.unwrap();
+    assert!(
+        store
+            .start_session(&others, PASSWORD_HASH, now)
+            .await
+            .unwrap()
+    );
 
     store
         .end_session(created.user.id, sessions[0].id)
@@ -538,7 +568,12 @@ async fn start_session_for(store: &dyn Store, user_id: UserId) -> SessionId {
         created_at: now,
         expires_at: now + Duration::from_secs(3600),
     };
-    store.start_session(&session, now).await.unwrap();
+    assert!(
+        store
+            .start_session(&session, PASSWORD_HASH, now)
+            .await
+            .unwrap()
+    );
     session.id
 }
 
@@ -822,6 +857,122 @@ async fn a_profile_change_is_written_on_its_version_only(subject: Subject) {
     );
 }
 
+/// A sign-in checks a password, then starts its session. Whatever changed
+/// the credential in between wins: the session is not started. And a
+/// credential change that read the sessions before a sign-in committed one
+/// is stale, so it reads them again and ends that one too.
+async fn a_session_starts_only_from_the_credential_the_account_still_holds(subject: Subject) {
+    let store = subject.store;
+    let created = account("born@example.com", None);
+    store.create_user(&created, None).await.unwrap();
+    let stored = store.get_user(created.user.id).await.unwrap().unwrap();
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let session = |now: OffsetDateTime| Session {
+        id: SessionId::new(),
+        user_id: created.user.id,
+        refresh_hash: OneTimeCode::generate().hash(),
+        previous_hash: None,
+        rotated_at: None,
+        generation: 0,
+        remember_me: false,
+        created_at: now,
+        expires_at: now + Duration::from_secs(3600),
+    };
+
+    // A change read the account (and its sessions: none)…
+    let changed = User {
+        updated_at: now,
+        version: stored.version + 1,
+        ..stored.clone()
+    };
+    let new_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdDM$aGFzaDM";
+    let change = |user| ProfileChange {
+        user,
+        expected_version: stored.version,
+        previous_login: None,
+        password_hash: Some(new_hash),
+        end_sessions: EndSessions::All,
+    };
+    // …then a sign-in with the old password committed its session: the
+    // change is stale and must read again.
+    let early = session(now);
+    assert!(
+        store
+            .start_session(&early, PASSWORD_HASH, now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.update_profile(change(&changed)).await.unwrap(),
+        ChangeOutcome::Stale
+    );
+    let reread = store.get_user(created.user.id).await.unwrap().unwrap();
+    let changed = User {
+        version: reread.version + 1,
+        ..reread.clone()
+    };
+    let retried = ProfileChange {
+        expected_version: reread.version,
+        ..change(&changed)
+    };
+    assert_eq!(
+        store.update_profile(retried).await.unwrap(),
+        ChangeOutcome::Saved { sessions_ended: 1 }
+    );
+    assert_eq!(
+        store
+            .get_session(created.user.id, early.id, now)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A sign-in that checked the old password before the change committed
+    // starts no session after it.
+    let late = session(now);
+    assert!(
+        !store
+            .start_session(&late, PASSWORD_HASH, now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .get_session(created.user.id, late.id, now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store.start_session(&late, new_hash, now).await.unwrap());
+
+    // Nor on a disabled account, whatever the password.
+    let current = store.get_user(created.user.id).await.unwrap().unwrap();
+    let disabled = User {
+        status: AccountStatus::Disabled,
+        version: current.version + 1,
+        ..current.clone()
+    };
+    assert!(matches!(
+        store
+            .update_profile(ProfileChange {
+                user: &disabled,
+                expected_version: current.version,
+                previous_login: None,
+                password_hash: None,
+                end_sessions: EndSessions::All,
+            })
+            .await
+            .unwrap(),
+        ChangeOutcome::Saved { .. }
+    ));
+    assert!(
+        !store
+            .start_session(&session(now), new_hash, now)
+            .await
+            .unwrap()
+    );
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod embedded_store {
@@ -850,4 +1001,5 @@ contract!(
     concurrent_resets_with_one_code_let_exactly_one_win,
     counters_count_per_key,
     a_profile_change_is_written_on_its_version_only,
+    a_session_starts_only_from_the_credential_the_account_still_holds,
 );

@@ -815,8 +815,9 @@ impl SessionStore for DynamoStore {
     async fn start_session(
         &self,
         session: &Session,
+        credential: &str,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let put = self.put_new(Self::item(
             records::user_pk(session.user_id),
             &records::session_sk(session.id),
@@ -829,12 +830,18 @@ impl SessionStore for DynamoStore {
                 records::PROFILE,
             )))
             .update_expression(
-                "SET #user.last_sign_in_at = :at, #user.sign_in_count = #user.sign_in_count + :one",
+                "SET #user.last_sign_in_at = :at, #user.sign_in_count = #user.sign_in_count + :one, \
+                 #user.version = #user.version + :one",
             )
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(
+                "attribute_exists(pk) AND password_hash = :credential AND #user.#status <> :disabled",
+            )
             .expression_attribute_names("#user", "user")
+            .expression_attribute_names("#status", "status")
             .expression_attribute_values(":at", timestamp(now)?)
             .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(":credential", AttributeValue::S(credential.to_owned()))
+            .expression_attribute_values(":disabled", AttributeValue::S("disabled".to_owned()))
             .build()
             .map_err(boxed)?;
         match self
@@ -844,7 +851,8 @@ impl SessionStore for DynamoStore {
             ])
             .await?
         {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(true),
+            Err(reasons) if failed_at(&reasons, 1) => Ok(false),
             Err(reasons) => Err(StoreError::Backend(
                 format!("session not started: {reasons:?}").into(),
             )),

@@ -530,23 +530,31 @@ impl SessionStore for EmbeddedStore {
     async fn start_session(
         &self,
         session: &Session,
+        credential: &str,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let item = SessionItem::new(session);
         let user_pk = records::user_pk(session.user_id);
+        let credential = credential.to_owned();
         self.write(move |table| {
             let Some(mut profile) = get::<ProfileItem>(table, &user_pk, records::PROFILE)? else {
                 return Err(StoreError::Backend("session for a missing account".into()));
             };
+            if profile.password_hash != credential || profile.user.status == AccountStatus::Disabled
+            {
+                return Ok(false);
+            }
             profile.user.last_sign_in_at = Some(now);
             profile.user.sign_in_count += 1;
+            profile.user.version += 1;
             put(table, &user_pk, records::PROFILE, &profile)?;
             put(
                 table,
                 &user_pk,
                 &records::session_sk(item.session_id),
                 &item,
-            )
+            )?;
+            Ok(true)
         })
         .await
     }

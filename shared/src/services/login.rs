@@ -110,7 +110,15 @@ pub async fn login(
     // Signed before the session is stored, so a signing fault leaves no
     // session behind that no client holds a token for.
     let pair = sessions::token_pair(app, &session, refresh_token, now).await?;
-    app.store.start_session(&session, now).await?;
+    // The password checked above must still be the account's: a reset,
+    // password change or disable that committed meanwhile wins.
+    if !app
+        .store
+        .start_session(&session, &account.password_hash, now)
+        .await?
+    {
+        return Err(LoginError::InvalidCredentials);
+    }
     tracing::info!(user_id = %user.id, session_id = %session_id, "signed in");
     Ok(pair)
 }
