@@ -43,6 +43,10 @@ pub struct Session {
     /// The hash the last rotation replaced, and when: a second use of that
     /// token is a benign double submit within the grace window, a replay after.
     pub previous_hash: Option<SecretHash>,
+    /// Hashes retired before `previous_hash`, newest first, a bounded number
+    /// (`services::sessions::RETIRED_HASHES_KEPT`): any of them coming back is
+    /// a replay of a stolen generation (RFC 9700 §4.14.2).
+    pub older_hashes: Vec<SecretHash>,
     pub rotated_at: Option<OffsetDateTime>,
     /// Counts refresh rotations.
     pub generation: u32,
@@ -256,7 +260,8 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Moves the session to `next` if its refresh hash is still `current`
-    /// (the replaced hash becomes `previous_hash`). `false` when another
+    /// (the replaced hash becomes `previous_hash`, and `older` the hashes
+    /// retired before it). `false` when another
     /// rotation got there first or the session is gone: one conditional
     /// write, so concurrent refreshes cannot fork the chain.
     async fn rotate_session(
@@ -265,6 +270,7 @@ pub trait SessionStore: Send + Sync {
         id: SessionId,
         current: &SecretHash,
         next: &SecretHash,
+        older: &[SecretHash],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 

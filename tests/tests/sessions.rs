@@ -272,3 +272,88 @@ async fn token_info_describes_a_live_token_from_the_header_or_the_query() {
         "a refresh token is no bearer token"
     );
 }
+
+/// T1 → T2 → T3, then T1 (two generations back) comes back after the grace
+/// window: a stolen copy is in use, so the whole session ends (RFC 9700
+/// §4.14.2), T3 with it. A token never issued for the session is refused
+/// without ending it.
+async fn any_earlier_generation_coming_back_ends_the_session(app: TestApp) {
+    let email = format!("chain.{}@example.com", uuid::Uuid::new_v4().simple());
+    let t1 = signed_in(&app, &email).await;
+    let t2: Value = app
+        .refresh(&text(&t1, "refresh_token"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let t3: Value = app
+        .refresh(&text(&t2, "refresh_token"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    // A forged secret for this session: refused, the session lives on.
+    let current = text(&t3, "refresh_token");
+    let (prefix, _) = current.rsplit_once('.').unwrap();
+    let forged = format!("{prefix}.{}", "A".repeat(43));
+    assert_eq!(app.refresh(&forged).await.status(), 401);
+    assert_eq!(
+        app.token_info(&text(&t3, "access_token")).await.status(),
+        200
+    );
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(app.refresh(&text(&t1, "refresh_token")).await.status(), 401);
+    assert_eq!(
+        app.refresh(&text(&t3, "refresh_token")).await.status(),
+        401,
+        "the newest generation died with the replay"
+    );
+    assert_eq!(
+        app.token_info(&text(&t3, "access_token")).await.status(),
+        401
+    );
+}
+
+/// Logout takes only the current refresh token; a rotated one is refused
+/// and, past the grace window, ends the session as a replay does.
+async fn logout_refuses_a_rotated_refresh_token(app: TestApp) {
+    let email = format!("out.{}@example.com", uuid::Uuid::new_v4().simple());
+    let t1 = signed_in(&app, &email).await;
+    let t2: Value = app
+        .refresh(&text(&t1, "refresh_token"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        logout(
+            &app,
+            None,
+            json!({"refresh_token": text(&t1, "refresh_token")})
+        )
+        .await,
+        401
+    );
+    assert_eq!(
+        app.token_info(&text(&t2, "access_token")).await.status(),
+        200,
+        "within the grace window a rotated token ends nothing"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        logout(
+            &app,
+            None,
+            json!({"refresh_token": text(&t1, "refresh_token")})
+        )
+        .await,
+        401
+    );
+    assert_eq!(app.refresh(&text(&t2, "refresh_token")).await.status(), 401);
+}
+
+latchkey_tests::on_both_stores! {
+    any_earlier_generation_coming_back_ends_the_session with ("REFRESH_GRACE_SECONDS", "1");
+    logout_refuses_a_rotated_refresh_token with ("REFRESH_GRACE_SECONDS", "1");
+}

@@ -263,6 +263,7 @@ async fn a_session_is_stored_with_the_sign_in_and_ends_at_its_expiry(subject: Su
         user_id: created.user.id,
         refresh_hash: OneTimeCode::generate().hash(),
         previous_hash: None,
+        older_hashes: Vec::new(),
         rotated_at: None,
         generation: 0,
         remember_me: true,
@@ -326,6 +327,7 @@ fn new_session(user_id: UserId, now: OffsetDateTime) -> Session {
         user_id,
         refresh_hash: OneTimeCode::generate().hash(),
         previous_hash: None,
+        older_hashes: Vec::new(),
         rotated_at: None,
         generation: 0,
         remember_me: false,
@@ -351,21 +353,36 @@ async fn a_rotation_succeeds_once_per_hash_and_keeps_the_replaced_one(subject: S
     let (user, id) = (created.user.id, session.id);
     assert!(
         store
-            .rotate_session(user, id, &first, &second, now)
+            .rotate_session(user, id, &first, &second, &[], now)
             .await
             .unwrap()
     );
     assert!(
         !store
-            .rotate_session(user, id, &first, &OneTimeCode::generate().hash(), now)
+            .rotate_session(user, id, &first, &OneTimeCode::generate().hash(), &[], now)
             .await
             .unwrap()
     );
     let stored = store.get_session(user, id, now).await.unwrap().unwrap();
     assert_eq!(stored.refresh_hash, second);
-    assert_eq!(stored.previous_hash, Some(first));
+    assert_eq!(stored.previous_hash, Some(first.clone()));
+    assert_eq!(stored.older_hashes, []);
     assert_eq!(stored.rotated_at, Some(now));
     assert_eq!(stored.generation, 1);
+    // The next rotation keeps the generations the caller passes as older.
+    let third = OneTimeCode::generate().hash();
+    assert!(
+        store
+            .rotate_session(user, id, &second, &third, std::slice::from_ref(&first), now)
+            .await
+            .unwrap()
+    );
+    let stored = store.get_session(user, id, now).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.previous_hash, stored.older_hashes),
+        (Some(second.clone()), vec![first])
+    );
+    let second = third;
     assert_eq!(
         stored.expires_at, session.expires_at,
         "rotation keeps the absolute end"
@@ -373,7 +390,14 @@ async fn a_rotation_succeeds_once_per_hash_and_keeps_the_replaced_one(subject: S
     let later = now + Duration::from_secs(3601);
     assert!(
         !store
-            .rotate_session(user, id, &second, &OneTimeCode::generate().hash(), later)
+            .rotate_session(
+                user,
+                id,
+                &second,
+                &OneTimeCode::generate().hash(),
+                &[],
+                later
+            )
             .await
             .unwrap()
     );
@@ -396,7 +420,7 @@ async fn concurrent_rotations_of_one_hash_let_exactly_one_win(subject: Subject) 
         let next = OneTimeCode::generate().hash();
         tokio::spawn(async move {
             store
-                .rotate_session(session.user_id, session.id, &current, &next, now)
+                .rotate_session(session.user_id, session.id, &current, &next, &[], now)
                 .await
         })
     });
@@ -562,6 +586,7 @@ async fn start_session_for(store: &dyn Store, user_id: UserId) -> SessionId {
         user_id,
         refresh_hash: OneTimeCode::generate().hash(),
         previous_hash: None,
+        older_hashes: Vec::new(),
         rotated_at: None,
         generation: 0,
         remember_me: false,
@@ -872,6 +897,7 @@ async fn a_session_starts_only_from_the_credential_the_account_still_holds(subje
         user_id: created.user.id,
         refresh_hash: OneTimeCode::generate().hash(),
         previous_hash: None,
+        older_hashes: Vec::new(),
         rotated_at: None,
         generation: 0,
         remember_me: false,

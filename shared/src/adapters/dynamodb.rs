@@ -865,6 +865,7 @@ impl SessionStore for DynamoStore {
         id: SessionId,
         current: &SecretHash,
         next: &SecretHash,
+        older: &[SecretHash],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let updated = self
@@ -876,12 +877,21 @@ impl SessionStore for DynamoStore {
                 &records::session_sk(id),
             )))
             .update_expression(
-                "SET refresh_hash = :next, previous_hash = :current, rotated_at = :at, \
-                 generation = generation + :one",
+                "SET refresh_hash = :next, previous_hash = :current, older_hashes = :older, \
+                 rotated_at = :at, generation = generation + :one",
             )
             .condition_expression("refresh_hash = :current AND expires_at > :now")
             .expression_attribute_values(":next", AttributeValue::S(next.as_str().to_owned()))
             .expression_attribute_values(":current", AttributeValue::S(current.as_str().to_owned()))
+            .expression_attribute_values(
+                ":older",
+                AttributeValue::L(
+                    records::stored_hashes(older)
+                        .into_iter()
+                        .map(AttributeValue::S)
+                        .collect(),
+                ),
+            )
             .expression_attribute_values(":at", timestamp(now)?)
             .expression_attribute_values(":now", number(now.unix_timestamp()))
             .expression_attribute_values(":one", number(1))

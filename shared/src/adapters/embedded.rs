@@ -565,10 +565,12 @@ impl SessionStore for EmbeddedStore {
         id: SessionId,
         current: &SecretHash,
         next: &SecretHash,
+        older: &[SecretHash],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let (pk, sk) = (records::user_pk(user_id), records::session_sk(id));
         let (current, next) = (current.as_str().to_owned(), next.as_str().to_owned());
+        let older = records::stored_hashes(older);
         self.write(move |table| {
             let Some(mut item) = get::<SessionItem>(table, &pk, &sk)? else {
                 return Ok(false);
@@ -577,6 +579,7 @@ impl SessionStore for EmbeddedStore {
                 return Ok(false);
             }
             item.previous_hash = Some(std::mem::replace(&mut item.refresh_hash, next));
+            item.older_hashes = older;
             item.rotated_at = Some(now);
             item.generation += 1;
             put(table, &pk, &sk, &item)?;

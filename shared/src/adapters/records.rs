@@ -184,6 +184,9 @@ pub struct SessionItem {
     pub refresh_hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_hash: Option<String>,
+    /// Newest first; absent on sessions that never rotated twice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub older_hashes: Vec<String>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -206,6 +209,7 @@ impl SessionItem {
                 .previous_hash
                 .as_ref()
                 .map(|hash| hash.as_str().to_owned()),
+            older_hashes: stored_hashes(&session.older_hashes),
             rotated_at: session.rotated_at,
             generation: session.generation,
             remember_me: session.remember_me,
@@ -228,6 +232,11 @@ impl SessionItem {
             Some(hash) => Some(SecretHash::from_stored(hash).ok_or_else(corrupt)?),
             None => None,
         };
+        let older_hashes = self
+            .older_hashes
+            .iter()
+            .map(|hash| SecretHash::from_stored(hash).ok_or_else(corrupt))
+            .collect::<Result<_, _>>()?;
         let expires_at = OffsetDateTime::from_unix_timestamp(self.expires_at)
             .map_err(|error| StoreError::Corrupt(error.to_string()))?;
         Ok(Some(Session {
@@ -235,6 +244,7 @@ impl SessionItem {
             user_id,
             refresh_hash,
             previous_hash,
+            older_hashes,
             rotated_at: self.rotated_at,
             generation: self.generation,
             remember_me: self.remember_me,
@@ -242,6 +252,11 @@ impl SessionItem {
             expires_at,
         }))
     }
+}
+
+/// Hashes as stored.
+pub fn stored_hashes(hashes: &[SecretHash]) -> Vec<String> {
+    hashes.iter().map(|hash| hash.as_str().to_owned()).collect()
 }
 
 /// `CLIENT#<id>` / `CLIENT`.

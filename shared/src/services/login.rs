@@ -101,6 +101,7 @@ pub async fn login(
         user_id: user.id,
         refresh_hash: refresh_token.hash(),
         previous_hash: None,
+        older_hashes: Vec::new(),
         rotated_at: None,
         generation: 0,
         remember_me: credentials.remember_me,

@@ -9,16 +9,20 @@
 //! - The replaced token, within `REFRESH_GRACE_SECONDS` (10 s) of its
 //!   rotation, is refused but leaves the session alone: two tabs refreshing
 //!   at once is not an attack.
-//! - The replaced token after that window is a replay: the whole session
-//!   ends, so the newest token of the chain dies too.
-//! - Anything else (older generations, forgeries) is refused without ending
-//!   the session, so someone who only knows a session id cannot end it.
+//! - The replaced token after that window, or any earlier generation the
+//!   session still remembers (`RETIRED_HASHES_KEPT`), is a replay: the
+//!   whole session ends, so the newest token of the chain dies too
+//!   (RFC 9700 §4.14.2). Logout treats them the same way.
+//! - Anything else (forgeries, generations older than those remembered) is
+//!   refused without ending the session, so someone who only knows a session
+//!   id cannot end it.
 
 use time::OffsetDateTime;
 
 use crate::App;
 use crate::domain::{AccountStatus, SessionId, UserId};
 use crate::ports::{Session, StoreError};
+use crate::secrets::SecretHash;
 use crate::tokens::{AccessClaims, IssueError, RefreshToken, issue_access_token};
 
 #[derive(Debug)]
@@ -67,25 +71,71 @@ pub enum SessionError {
     Issue(#[from] IssueError),
 }
 
+/// Refresh-token hashes a session remembers after they are rotated out
+/// (the previous one included), so a stolen generation coming back ends the
+/// session. Sixteen hashes keep a session item under 1 KB, one write unit;
+/// with 15-minute access tokens that is four hours of refreshes.
+pub const RETIRED_HASHES_KEPT: usize = 16;
+
+/// What a presented refresh token is to its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presented {
+    Current,
+    /// The token just rotated out, again within the grace window: two tabs
+    /// refreshing at once.
+    DoubleSubmit,
+    /// A generation rotated out before: someone else holds a copy.
+    Replay,
+    /// Not of this session's chain, as far as it remembers.
+    Unknown,
+}
+
+fn presented(app: &App, session: &Session, hash: &SecretHash, now: OffsetDateTime) -> Presented {
+    if *hash == session.refresh_hash {
+        return Presented::Current;
+    }
+    if session.previous_hash.as_ref() == Some(hash) {
+        let rotated_at = session.rotated_at.unwrap_or(session.created_at);
+        if now - rotated_at <= app.config.refresh_grace {
+            return Presented::DoubleSubmit;
+        }
+        return Presented::Replay;
+    }
+    if session.older_hashes.contains(hash) {
+        return Presented::Replay;
+    }
+    Presented::Unknown
+}
+
+/// The session a refresh token names, if the token is its current one. A
+/// replayed generation ends the session first.
+async fn session_of(
+    app: &App,
+    token: &RefreshToken,
+    now: OffsetDateTime,
+) -> Result<Session, SessionError> {
+    let (user_id, session_id) = (token.user_id, token.session_id);
+    let Some(session) = app.store.get_session(user_id, session_id, now).await? else {
+        return Err(SessionError::InvalidToken);
+    };
+    match presented(app, &session, &token.hash(), now) {
+        Presented::Current => Ok(session),
+        Presented::Replay => {
+            app.store.end_session(user_id, session_id).await?;
+            tracing::warn!(%user_id, %session_id, "replayed refresh token; session ended");
+            Err(SessionError::InvalidToken)
+        }
+        Presented::DoubleSubmit | Presented::Unknown => Err(SessionError::InvalidToken),
+    }
+}
+
 /// `POST /v1/auth/refresh`.
 pub async fn refresh(app: &App, presented: &str) -> Result<TokenPair, SessionError> {
     let token = RefreshToken::parse(presented).ok_or(SessionError::InvalidToken)?;
     let now = app.clock.now();
     let (user_id, session_id) = (token.user_id, token.session_id);
-    let Some(session) = app.store.get_session(user_id, session_id, now).await? else {
-        return Err(SessionError::InvalidToken);
-    };
+    let session = session_of(app, &token, now).await?;
     let hash = token.hash();
-    if hash != session.refresh_hash {
-        if session.previous_hash.as_ref() == Some(&hash) {
-            let rotated_at = session.rotated_at.unwrap_or(session.created_at);
-            if now - rotated_at > app.config.refresh_grace {
-                app.store.end_session(user_id, session_id).await?;
-                tracing::warn!(%user_id, %session_id, "replayed refresh token; session ended");
-            }
-        }
-        return Err(SessionError::InvalidToken);
-    }
     // An account disabled or deleted since sign-in gets no new tokens.
     match app.store.get_user(user_id).await? {
         Some(user) if user.status != AccountStatus::Disabled => {}
@@ -100,9 +150,16 @@ pub async fn refresh(app: &App, presented: &str) -> Result<TokenPair, SessionErr
     // still works, rather than the session being rotated to a token nobody
     // ever received.
     let pair = token_pair(app, &session, next, now).await?;
+    let older: Vec<SecretHash> = session
+        .previous_hash
+        .iter()
+        .chain(&session.older_hashes)
+        .take(RETIRED_HASHES_KEPT - 1)
+        .cloned()
+        .collect();
     if !app
         .store
-        .rotate_session(user_id, session_id, &hash, &next_hash, now)
+        .rotate_session(user_id, session_id, &hash, &next_hash, &older, now)
         .await?
     {
         // A concurrent refresh with the same token won.
@@ -171,18 +228,10 @@ pub async fn logout(app: &App, request: Logout) -> Result<(), SessionError> {
         sessions.push((principal.user_id, principal.session_id));
     }
     if let Some(presented) = &request.refresh_token {
+        // Only the current token signs out: a rotated one is refused, and
+        // ends the session when it is a replay, as at refresh.
         let token = RefreshToken::parse(presented).ok_or(SessionError::InvalidToken)?;
-        let now = app.clock.now();
-        let session = app
-            .store
-            .get_session(token.user_id, token.session_id, now)
-            .await?;
-        let hash = token.hash();
-        let known = session
-            .is_some_and(|s| s.refresh_hash == hash || s.previous_hash.as_ref() == Some(&hash));
-        if !known {
-            return Err(SessionError::InvalidToken);
-        }
+        session_of(app, &token, app.clock.now()).await?;
         sessions.push((token.user_id, token.session_id));
     }
     if sessions.is_empty() {
