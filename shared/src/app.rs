@@ -52,8 +52,12 @@ impl App {
     ) -> Result<Self, VerifierError> {
         let mut public_keys = vec![signer.public_key()];
         public_keys.extend(previous_keys);
-        let verifier =
-            TokenVerifier::new(&public_keys, &config.token_issuer, &config.token_audience)?;
+        let verifier = TokenVerifier::new(
+            &public_keys,
+            &config.token_issuer,
+            &config.token_audience,
+            config.access_token_ttl,
+        )?;
         Ok(Self {
             config,
             store,

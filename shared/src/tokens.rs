@@ -215,7 +215,12 @@ pub struct TokenVerifier {
     algorithm: Algorithm,
     keys: Vec<(String, DecodingKey)>,
     validation: Validation,
+    /// `exp - iat` at most: the issued lifetime plus the leeway.
+    longest_lifetime: i64,
 }
+
+/// Clock skew allowed on `exp` and `nbf`, and on a token's lifetime.
+const LEEWAY_SECONDS: u64 = 30;
 
 impl fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -227,8 +232,15 @@ impl fmt::Debug for TokenVerifier {
 
 impl TokenVerifier {
     /// `keys`: current first, then keys being retired. All must use one
-    /// algorithm: the verifier pins it.
-    pub fn new(keys: &[PublicKey], issuer: &str, audience: &str) -> Result<Self, VerifierError> {
+    /// algorithm: the verifier pins it. `lifetime`: what tokens are issued
+    /// for (`ACCESS_TOKEN_TTL_SECONDS`); a token claiming to live longer is
+    /// refused.
+    pub fn new(
+        keys: &[PublicKey],
+        issuer: &str,
+        audience: &str,
+        lifetime: std::time::Duration,
+    ) -> Result<Self, VerifierError> {
         let first = keys.first().ok_or(VerifierError::NoKeys)?;
         if let Some(other) = keys.iter().find(|key| key.algorithm != first.algorithm) {
             return Err(VerifierError::MixedAlgorithms(other.kid.clone()));
@@ -252,11 +264,14 @@ impl TokenVerifier {
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
-        validation.leeway = 30;
+        validation.leeway = LEEWAY_SECONDS;
         Ok(Self {
             algorithm,
             keys,
             validation,
+            longest_lifetime: i64::try_from(lifetime.as_secs())
+                .unwrap_or(i64::MAX)
+                .saturating_add(i64::try_from(LEEWAY_SECONDS).unwrap_or_default()),
         })
     }
 
@@ -269,6 +284,9 @@ impl TokenVerifier {
             || header.jku.is_some()
             || header.x5u.is_some()
             || header.x5c.is_some()
+            // No JWS extension is implemented here, so any critical one is
+            // not understood (RFC 7515 §4.1.11).
+            || header.crit.is_some()
         {
             return Err(InvalidToken::Header);
         }
@@ -278,9 +296,15 @@ impl TokenVerifier {
             .iter()
             .find(|(known, _)| *known == kid)
             .ok_or(InvalidToken::UnknownKey)?;
-        jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
             .map(|data| data.claims)
-            .map_err(|error| InvalidToken::Rejected(error.to_string()))
+            .map_err(|error| InvalidToken::Rejected(error.to_string()))?;
+        if claims.exp.saturating_sub(claims.iat) > self.longest_lifetime {
+            return Err(InvalidToken::Rejected(
+                "lives longer than tokens are issued for".to_owned(),
+            ));
+        }
+        Ok(claims)
     }
 }
 

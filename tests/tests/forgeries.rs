@@ -12,6 +12,18 @@ use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
 
+/// One more header member, for forgeries that need two.
+trait TapExtra {
+    fn tap_extra(self, name: &str, value: Value) -> Value;
+}
+
+impl TapExtra for Value {
+    fn tap_extra(mut self, name: &str, value: Value) -> Value {
+        self[name] = value;
+        self
+    }
+}
+
 fn b64(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
 }
@@ -134,6 +146,25 @@ async fn forgeries_are_refused(algorithm: &str) {
         (
             "x5c",
             signed(signer, &with_header("x5c", json!(["MIIB"])), &claims).await,
+        ),
+        (
+            // RFC 7515 §4.1.11: an extension we do not implement is critical.
+            "crit naming an unknown extension",
+            signed(
+                signer,
+                &with_header("crit", json!(["exp-v2"])).tap_extra("exp-v2", json!(1)),
+                &claims,
+            )
+            .await,
+        ),
+        (
+            "a lifetime longer than ACCESS_TOKEN_TTL_SECONDS allows",
+            signed(
+                signer,
+                &header,
+                &with_claim("exp", json!(claims["iat"].as_i64().unwrap() + 900 + 3600)),
+            )
+            .await,
         ),
         (
             "unknown kid",

@@ -245,8 +245,13 @@ async fn es256_tokens_signed_by_kms_in_moto_verify() {
     let token = latchkey::tokens::issue_access_token(&signer, &claims)
         .await
         .unwrap();
-    let verifier =
-        latchkey::tokens::TokenVerifier::new(&[signer.public_key()], "iss", "aud").unwrap();
+    let verifier = latchkey::tokens::TokenVerifier::new(
+        &[signer.public_key()],
+        "iss",
+        "aud",
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
     assert_eq!(verifier.verify(&token).unwrap(), claims);
     // An RSA algorithm on an EC key is refused at start-up, not at signing.
     let wrong = latchkey::adapters::kms::KmsSigner::connect(

@@ -62,6 +62,7 @@ async fn a_token_signed_over_its_digest_verifies(algorithm: SigningAlgorithm) {
         &[signer.public_key()],
         "https://auth.example.com",
         "latchkey",
+        Duration::from_secs(900),
     )
     .unwrap();
     assert_eq!(verifier.verify(&token).unwrap(), claims);

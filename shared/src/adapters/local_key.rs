@@ -240,8 +240,13 @@ mod tests {
         // A restart loads the same key, so earlier tokens still verify.
         let reloaded = LocalKeySigner::load_or_create(&path, algorithm).unwrap();
         assert_eq!(reloaded.key_id(), signer.key_id());
-        let verifier =
-            TokenVerifier::new(&[reloaded.public_key()], "https://issuer", "aud").unwrap();
+        let verifier = TokenVerifier::new(
+            &[reloaded.public_key()],
+            "https://issuer",
+            "aud",
+            std::time::Duration::from_secs(60),
+        )
+        .unwrap();
         assert_eq!(verifier.verify(&token).unwrap(), claims);
     }
 
