@@ -285,6 +285,31 @@ async fn guessing_the_current_password_is_throttled_like_sign_in(app: TestApp) {
     assert_eq!(attempt(&app, &ada, PASSWORD).await.0, 429);
 }
 
+/// Per-IP windows count an IPv6 client by its /64: addresses it can
+/// rotate through freely share one window, while the next /64 has its own.
+async fn ipv6_clients_share_a_window_per_64(app: TestApp) {
+    use latchkey::services::limits::{LimitedError, email_request};
+    latchkey_tests::within_one_window(900, Duration::from_secs(60)).await;
+    let (site, subnet) = (rand_u16(), rand_u16());
+    let prefix = format!("2001:db8:{site:x}:{subnet:x}");
+    for host in 1..=10 {
+        email_request(&app.app, &format!("{prefix}:{host:x}::1"))
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        email_request(&app.app, &format!("{prefix}:ffff:ffff:ffff:ffff")).await,
+        Err(LimitedError::RateLimited { .. })
+    ));
+    email_request(&app.app, &format!("{prefix}1::1"))
+        .await
+        .unwrap();
+}
+
+fn rand_u16() -> u16 {
+    u16::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..2].try_into().unwrap())
+}
+
 async fn futures_join_all<T: Send + 'static>(
     tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>,
 ) -> Vec<T> {
@@ -296,6 +321,7 @@ async fn futures_join_all<T: Send + 'static>(
 }
 
 on_both_stores! {
+    ipv6_clients_share_a_window_per_64;
     guessing_the_current_password_is_throttled_like_sign_in;
     parallel_guesses_at_one_account_check_only_the_free_attempts;
     parallel_guesses_from_one_ip_check_at_most_its_limit

@@ -32,6 +32,11 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// Whether the subject is a client IP (else an address key).
+    fn per_ip(self) -> bool {
+        !matches!(self, Self::EmailsToAddress)
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Self::EmailsToAddress => "mail-address",
@@ -125,6 +130,24 @@ pub async fn take_back(app: &App, counted: CountedAhead) -> Result<(), StoreErro
     app.store.decrement_counter(&counted.key).await
 }
 
+/// What one client is, for per-IP limits: an IPv4 address, or the /64 an
+/// IPv6 address is in (one subscriber's or host's prefix: counting single
+/// IPv6 addresses would let one client take 2^64 of them). An IPv4-mapped
+/// IPv6 address counts as its IPv4 address.
+fn network_of(client_ip: &str) -> String {
+    match client_ip.trim().parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(address)) => match address.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = u128::from(address) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        },
+        Ok(std::net::IpAddr::V4(address)) => address.to_string(),
+        Err(_) => client_ip.to_owned(),
+    }
+}
+
 /// The fixed window a counter falls in now.
 struct Window {
     key: String,
@@ -139,11 +162,16 @@ impl Window {
         let now_seconds = u64::try_from(now.unix_timestamp()).unwrap_or_default();
         let window_start = now_seconds - now_seconds % window;
         let window_end = window_start + window;
+        let subject = if scope.per_ip() {
+            network_of(subject)
+        } else {
+            subject.to_owned()
+        };
         // The subject is hashed: counters need not keep addresses or IPs.
         let key = format!(
             "{}#{}#{window_start}",
             scope.as_str(),
-            SecretHash::of(subject).as_str()
+            SecretHash::of(&subject).as_str()
         );
         let expires_at =
             OffsetDateTime::from_unix_timestamp(i64::try_from(window_end).unwrap_or(i64::MAX))
@@ -163,5 +191,23 @@ impl Window {
                 retry_after_seconds: self.seconds_left,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::network_of;
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64_and_ipv4_by_address() {
+        assert_eq!(network_of("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            network_of("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "2001:db8:1:2::/64"
+        );
+        assert_ne!(network_of("2001:db8:1:3::1"), network_of("2001:db8:1:2::1"));
+        assert_eq!(network_of("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(network_of("203.0.113.7"), "203.0.113.7");
+        assert_ne!(network_of("203.0.113.8"), network_of("203.0.113.7"));
     }
 }
