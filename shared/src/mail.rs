@@ -60,7 +60,7 @@ pub fn confirmation(config: &Config, user: &User, code: &OneTimeCode) -> EmailMe
     // The link is a parsed `Url` plus a base64url code, so it holds no
     // character HTML needs escaped; escaping it would turn `/` into `&#x2f;`.
     let values = context! {
-        name => user.full_name(),
+        name => greeting_name(user),
         link => minijinja::Value::from_safe_string(link.clone()),
         hours => hours,
     };
@@ -85,7 +85,7 @@ pub fn password_reset(config: &Config, user: &User, code: &OneTimeCode) -> Email
     let link = url.to_string();
     let minutes = config.reset_code_ttl.as_secs() / 60;
     let values = context! {
-        name => user.full_name(),
+        name => greeting_name(user),
         link => minijinja::Value::from_safe_string(link.clone()),
         minutes => minutes,
     };
@@ -102,7 +102,7 @@ pub fn password_reset(config: &Config, user: &User, code: &OneTimeCode) -> Email
 /// make it learns of it.
 pub fn password_changed(user: &User, at: OffsetDateTime) -> EmailMessage {
     let values = context! {
-        name => user.full_name(),
+        name => greeting_name(user),
         at => at.format(&Rfc3339).unwrap_or_default(),
     };
     render(
@@ -112,6 +112,17 @@ pub fn password_changed(user: &User, at: OffsetDateTime) -> EmailMessage {
         values,
         None,
     )
+}
+
+/// The name a message greets its reader by: none until the address is
+/// confirmed, so nobody can make mail to someone else's address carry text
+/// of their choosing (a phishing line in the "name").
+fn greeting_name(user: &User) -> Option<String> {
+    if user.email_confirmed {
+        user.full_name()
+    } else {
+        None
+    }
 }
 
 /// `<PUBLIC_BASE_URL>/<path>`, whatever the base's trailing slash.
@@ -170,12 +181,33 @@ mod tests {
         .unwrap()
     }
 
+    /// Ann, whose address is confirmed.
     fn user(locale: Locale) -> User {
         let now = OffsetDateTime::now_utc();
         User {
             first_name: PersonName::parse("Ann <b>").ok(),
             locale,
+            email_confirmed: true,
             ..User::new(Email::parse("Ann@Example.com").unwrap(), now)
+        }
+    }
+
+    #[test]
+    fn mail_to_an_unconfirmed_address_carries_no_name_someone_typed() {
+        let unconfirmed = User {
+            first_name: PersonName::parse("Your bank: call +1 555 0100").ok(),
+            email_confirmed: false,
+            ..user(Locale::En)
+        };
+        let code = OneTimeCode::generate();
+        for message in [
+            confirmation(&config(), &unconfirmed, &code),
+            password_reset(&config(), &unconfirmed, &code),
+            password_changed(&unconfirmed, OffsetDateTime::UNIX_EPOCH),
+        ] {
+            assert!(!message.text.contains("bank"), "{}", message.text);
+            assert!(!message.html.contains("bank"), "{}", message.html);
+            assert!(message.text.starts_with("Hello,"), "{}", message.text);
         }
     }
 
@@ -196,7 +228,7 @@ mod tests {
 
     #[test]
     fn html_is_escaped_and_text_is_not() {
-        let message = confirmation(&config(), &user(Locale::En), &OneTimeCode::generate());
+        let message = password_reset(&config(), &user(Locale::En), &OneTimeCode::generate());
         assert!(message.html.contains("Ann &lt;b&gt;"), "{}", message.html);
         assert!(message.text.contains("Ann <b>"));
     }

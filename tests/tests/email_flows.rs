@@ -218,12 +218,10 @@ async fn a_russian_account_gets_russian_emails_and_russian_callers_get_russian_p
     assert_eq!(messages.len(), 2);
     assert_eq!(messages[0].subject, "Подтвердите адрес электронной почты");
     assert_eq!(messages[1].subject, "Сброс пароля");
+    // The address is not confirmed yet: greeted without the name.
     for message in &messages {
-        assert!(
-            message.body.contains("Здравствуйте, Анна!"),
-            "{}",
-            message.body
-        );
+        assert!(message.body.contains("Здравствуйте!"), "{}", message.body);
+        assert!(!message.body.contains("Анна"), "{}", message.body);
     }
 
     let token = app.reset_token(&email).await;
@@ -401,4 +399,40 @@ async fn a_mail_outage_during_registration_loses_nothing_on_ses_in_moto() {
             .unwrap();
     };
     a_mail_outage_during_registration_loses_nothing(&app, break_mail, mend_mail).await;
+}
+
+/// Whoever registers someone else's address chooses the name: the
+/// confirmation mail must not carry it, nor characters that disguise text.
+async fn mail_to_an_unconfirmed_address_carries_no_text_its_registrant_typed(app: TestApp) {
+    let email = unique_email();
+    let response = app
+        .post_register(&json!({
+            "email": email, "password": PASSWORD,
+            "first_name": "Urgent", "last_name": "call +1 555 0100 to keep your account",
+        }))
+        .await;
+    assert_eq!(response.status(), 201);
+    let messages = app.messages_to(&email).await;
+    assert_eq!(messages.len(), 1);
+    assert!(!messages[0].body.contains("555"), "{}", messages[0].body);
+    assert!(!messages[0].body.contains("Urgent"), "{}", messages[0].body);
+
+    for (field, disguised) in [
+        ("first_name", "Ann\u{202E}nimda"),
+        ("last_name", "Ad\u{200B}min"),
+    ] {
+        let response = app
+            .post_register(
+                &json!({"email": unique_email(), "password": PASSWORD, field: disguised}),
+            )
+            .await;
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["errors"][0]["field"], field);
+        assert_eq!(body["errors"][0]["code"], format!("invalid_{field}"));
+    }
+}
+
+latchkey_tests::on_both_stores! {
+    mail_to_an_unconfirmed_address_carries_no_text_its_registrant_typed;
 }

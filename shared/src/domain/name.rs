@@ -1,22 +1,31 @@
-//! A person's first or last name: 1–100 characters, no control characters.
+//! A person's first or last name: 1–100 characters, no control (Cc) or
+//! format (Cf) characters: no bidi overrides or zero-width characters that
+//! could make a name show as something else.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use unicode_general_category::{GeneralCategory, get_general_category};
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PersonName(String);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a name is 1 to 100 characters without control characters")]
+#[error("a name is 1 to 100 characters without control or format characters")]
 pub struct PersonNameError;
 
 impl PersonName {
     pub fn parse(input: &str) -> Result<Self, PersonNameError> {
         let name = input.trim();
         let length = name.chars().count();
-        if (1..=100).contains(&length) && !name.chars().any(char::is_control) {
+        let invisible = |c: char| {
+            matches!(
+                get_general_category(c),
+                GeneralCategory::Control | GeneralCategory::Format
+            )
+        };
+        if (1..=100).contains(&length) && !name.chars().any(invisible) {
             Ok(Self(name.to_owned()))
         } else {
             Err(PersonNameError)
@@ -62,7 +71,21 @@ mod tests {
 
     #[test]
     fn empty_overlong_and_control_names_are_rejected() {
-        for bad in ["", "   ", "a\nb", "tab\there", &"x".repeat(101)] {
+        let bidi_override = "Ann\u{202E}nimda";
+        let zero_width = "Ad\u{200B}min";
+        let isolate = "\u{2067}Eve\u{2069}";
+        let soft_hyphen = "Ma\u{AD}llory";
+        for bad in [
+            "",
+            "   ",
+            "a\nb",
+            "tab\there",
+            &"x".repeat(101),
+            bidi_override,
+            zero_width,
+            isolate,
+            soft_hyphen,
+        ] {
             assert_eq!(PersonName::parse(bad), Err(PersonNameError), "{bad:?}");
         }
     }
