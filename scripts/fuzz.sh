@@ -34,8 +34,11 @@ printf '%s\n' "$FUZZ_PASSWORD" |
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # Fuzzed sign-ins fail by the hundred, some with the fuzzer's own login:
 # throttling (tested on its own in tests/tests/throttling.rs) would soon
-# refuse the fuzzer's own sign-in, so it is lifted for this run.
-LOGIN_FAILURE_LIMIT_PER_IP=1000000/60 LOGIN_FAILURES_BEFORE_DELAY=1000000 NO_COLOR=1 \
+# refuse the fuzzer's own sign-in, so it is lifted for this run, and so is
+# the registration limit (tests/tests/registration.rs), which the fuzzer's
+# thousands of registrations would reach at once.
+LOGIN_FAILURE_LIMIT_PER_IP=1000000/60 LOGIN_FAILURES_BEFORE_DELAY=1000000 \
+  REGISTRATION_LIMIT_PER_IP=1000000/60 NO_COLOR=1 \
   "$bin/local-api" --port "$port" --data-dir "$data" >"$data/local-api.log" 2>&1 &
 server=$!
 python3 - "$port" <<'PY' || { cat "$data/local-api.log" >&2; exit 1; }

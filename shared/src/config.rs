@@ -57,6 +57,13 @@ pub struct Config {
     /// `EXISTS_LIMIT_PER_IP` (default `30/60`): email-exists checks one client
     /// IP may make per window; more get 429.
     pub exists_limit_per_ip: RateLimit,
+    /// `REGISTRATION_LIMIT_PER_IP` (default `20/3600`): registrations one
+    /// client IP may attempt per window, refused ones included; more get 429.
+    pub registration_limit_per_ip: RateLimit,
+    /// `REGISTRATION_REVEALS_EXISTING` (default true): registering a taken
+    /// email answers `409 email_taken`; false answers as a new registration
+    /// would and mails the address's owner instead.
+    pub registration_reveals_existing: bool,
     pub login_throttle: LoginThrottle,
     pub password_policy: PasswordPolicy,
     /// `REQUIRE_EMAIL_CONFIRMATION` (default true): unconfirmed accounts
@@ -234,6 +241,8 @@ impl Config {
             email_request_limit_per_ip: reader
                 .rate_limit("EMAIL_REQUEST_LIMIT_PER_IP", "10/900")?,
             exists_limit_per_ip: reader.rate_limit("EXISTS_LIMIT_PER_IP", "30/60")?,
+            registration_limit_per_ip: reader.rate_limit("REGISTRATION_LIMIT_PER_IP", "20/3600")?,
+            registration_reveals_existing: reader.boolean("REGISTRATION_REVEALS_EXISTING", true)?,
             login_throttle: LoginThrottle {
                 failures_before_delay: reader.number("LOGIN_FAILURES_BEFORE_DELAY", 5)?,
                 first_delay: reader.seconds("LOGIN_DELAY_SECONDS", 30)?,

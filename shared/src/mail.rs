@@ -37,10 +37,16 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "password-changed.ru.subject",
     "password-changed.ru.txt",
     "password-changed.ru.html",
+    "already-registered.en.subject",
+    "already-registered.en.txt",
+    "already-registered.en.html",
+    "already-registered.ru.subject",
+    "already-registered.ru.txt",
+    "already-registered.ru.html",
 ];
 
 /// Every kind of email, for the tests that render each in every locale.
-pub const KINDS: [&str; 3] = ["confirm", "reset", "password-changed"];
+pub const KINDS: [&str; 4] = ["confirm", "reset", "password-changed", "already-registered"];
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut environment = Environment::new();
@@ -110,6 +116,19 @@ pub fn password_changed(user: &User, at: OffsetDateTime) -> EmailMessage {
         user.locale,
         user.email.as_str(),
         values,
+        None,
+    )
+}
+
+/// To the owner of an address someone tried to register again, when
+/// registration does not reveal existing addresses: the caller got the
+/// answer a new registration gets, the owner learns of the attempt.
+pub fn already_registered(user: &User) -> EmailMessage {
+    render(
+        "already-registered",
+        user.locale,
+        user.email.as_str(),
+        context! { name => greeting_name(user) },
         None,
     )
 }
@@ -242,6 +261,7 @@ mod tests {
                 confirmation(&config(), &user, &code),
                 password_reset(&config(), &user, &code),
                 password_changed(&user, OffsetDateTime::UNIX_EPOCH),
+                already_registered(&user),
             ];
             assert_eq!(messages.len(), KINDS.len());
             for message in &messages {

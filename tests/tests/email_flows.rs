@@ -31,7 +31,12 @@ async fn answer(response: reqwest::Response) -> (u16, Option<String>, Vec<u8>) {
 
 #[tokio::test]
 async fn forgot_and_resend_answer_byte_for_byte_the_same_for_known_and_unknown_addresses() {
-    let app = TestApp::embedded_with(&[("EMAIL_REQUEST_LIMIT_PER_IP", "100/60")]).await;
+    // Four emails reach the address here, over the default limit of three.
+    let app = TestApp::embedded_with(&[
+        ("EMAIL_REQUEST_LIMIT_PER_IP", "100/60"),
+        ("EMAIL_LIMIT_PER_ADDRESS", "10/900"),
+    ])
+    .await;
     let email = unique_email();
     let ask = |path: &'static str| {
         let app = &app;
@@ -162,9 +167,9 @@ async fn twenty_forgot_requests_send_at_most_the_configured_emails(app: TestApp)
         .into_iter()
         .filter(|body| body.contains("#token="))
         .count();
-    // EMAIL_LIMIT_PER_ADDRESS=3/900, and the confirmation email counted
-    // for nothing: registration is not limited.
-    assert_eq!(resets, 3);
+    // EMAIL_LIMIT_PER_ADDRESS=3/900, and the registration's confirmation
+    // email was the first of the three.
+    assert_eq!(resets, 2);
 }
 
 #[tokio::test]

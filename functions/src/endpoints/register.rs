@@ -20,7 +20,7 @@ pub async fn handle(
 ) -> Result<Response<Body>, ApiError> {
     let fields = parse_fields(&request)?;
     let registration = parse_registration(app, meta, &fields)?;
-    let registered = register(app, registration).await?;
+    let registered = register(app, &meta.client_ip, registration).await?;
     let user = &registered.user;
     let mut response = json_response(
         StatusCode::CREATED,

@@ -325,6 +325,11 @@ impl From<IssueError> for ApiError {
 impl From<RegisterError> for ApiError {
     fn from(error: RegisterError) -> Self {
         match error {
+            RegisterError::RateLimited {
+                retry_after_seconds,
+            } => Self::RateLimited {
+                retry_after_seconds,
+            },
             RegisterError::EmailTaken => Self::EmailTaken,
             RegisterError::LoginTaken => Self::LoginTaken,
             RegisterError::Hash(error) => error.into(),

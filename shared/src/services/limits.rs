@@ -29,6 +29,8 @@ pub enum Scope {
     ExistsChecksFromIp,
     /// Failed sign-ins from one client IP, across accounts.
     FailedLoginsFromIp,
+    /// Registration attempts from one client IP.
+    RegistrationsFromIp,
 }
 
 impl Scope {
@@ -43,6 +45,7 @@ impl Scope {
             Self::EmailRequestsFromIp => "mail-ip",
             Self::ExistsChecksFromIp => "exists-ip",
             Self::FailedLoginsFromIp => "login-ip",
+            Self::RegistrationsFromIp => "register-ip",
         }
     }
 }

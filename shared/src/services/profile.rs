@@ -317,7 +317,12 @@ pub async fn view_user(
     if is_owner || is_admin {
         return Ok((user, Viewer::Privileged));
     }
-    if user.status == AccountStatus::Disabled {
+    // When registration does not reveal taken addresses, the account it
+    // makes up for one is never stored; unconfirmed accounts are hidden too,
+    // so the Location of either reads the same.
+    let hidden_while_waiting =
+        !app.config.registration_reveals_existing && user.status == AccountStatus::Waiting;
+    if user.status == AccountStatus::Disabled || hidden_while_waiting {
         return Err(ProfileError::UserNotFound);
     }
     Ok((user, Viewer::Public))

@@ -1,10 +1,18 @@
 //! `POST /v1/users`: create a waiting account and send the confirmation email.
+//!
+//! Attempts are limited per client IP (`REGISTRATION_LIMIT_PER_IP`), taken
+//! addresses included, and the confirmation email counts toward the
+//! address's sending limit. With `REGISTRATION_REVEALS_EXISTING=false` a
+//! taken address gets the answer a new registration gets (a made-up
+//! account that is never stored), after the same work, and its owner an
+//! email about the attempt.
 
 use crate::App;
 use crate::domain::{AccountStatus, Attributes, Email, Locale, Login, Password, PersonName, User};
 use crate::mail;
-use crate::ports::{Account, CodeKind, StoreError, StoredCode};
+use crate::ports::{Account, CodeKind, EmailMessage, StoreError, StoredCode};
 use crate::secrets::OneTimeCode;
+use crate::services::limits::{self, LimitedError, Scope};
 use crate::services::notify;
 use crate::services::passwords::{self, HashError};
 
@@ -31,6 +39,8 @@ pub struct Registered {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
+    #[error("too many registrations; retry after {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
     #[error("email already registered")]
     EmailTaken,
     #[error("login already taken")]
@@ -51,7 +61,32 @@ impl From<StoreError> for RegisterError {
     }
 }
 
-pub async fn register(app: &App, registration: Registration) -> Result<Registered, RegisterError> {
+impl From<LimitedError> for RegisterError {
+    fn from(error: LimitedError) -> Self {
+        match error {
+            LimitedError::RateLimited {
+                retry_after_seconds,
+            } => Self::RateLimited {
+                retry_after_seconds,
+            },
+            LimitedError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// Registers from `client_ip` (the connection's address, for the limit).
+pub async fn register(
+    app: &App,
+    client_ip: &str,
+    registration: Registration,
+) -> Result<Registered, RegisterError> {
+    limits::enforce(
+        app,
+        Scope::RegistrationsFromIp,
+        client_ip,
+        app.config.registration_limit_per_ip,
+    )
+    .await?;
     let now = app.clock.now();
     let password_hash = passwords::hash(registration.password, app.config.argon2).await?;
     let status = if app.config.require_email_confirmation {
@@ -80,14 +115,63 @@ pub async fn register(app: &App, registration: Registration) -> Result<Registere
         user,
         password_hash,
     };
-    app.store.create_user(&account, Some(&stored_code)).await?;
+    match app.store.create_user(&account, Some(&stored_code)).await {
+        Ok(()) => {}
+        Err(StoreError::EmailTaken) if !app.config.registration_reveals_existing => {
+            return answer_as_new(app, account.user).await;
+        }
+        Err(error) => return Err(error.into()),
+    }
 
     let message = mail::confirmation(&app.config, &account.user, &code);
     // A mail failure keeps the account: losing it over a mail hiccup would be
-    // worse, the log keeps the cause, and the client can ask for a resend.
-    let confirmation_email_sent = notify::send(app, &account.user, &message, "confirmation").await;
+    // worse, the log keeps the cause, and the client can ask for a resend. So
+    // does a store failure counting the email, now the account is made.
+    let confirmation_email_sent =
+        match send_within_limit(app, &account.user, &message, "confirmation").await {
+            Ok(sent) => sent,
+            Err(error) => {
+                tracing::error!(
+                    user_id = %account.user.id,
+                    %error,
+                    "email not sent: its address limit could not be counted"
+                );
+                false
+            }
+        };
     Ok(Registered {
         user: account.user,
         confirmation_email_sent,
     })
+}
+
+/// The answer a new registration of `attempted` would get; the account it
+/// describes is never stored. The address's owner is told instead, within
+/// the address's sending limit, as a confirmation email would be.
+async fn answer_as_new(app: &App, attempted: User) -> Result<Registered, RegisterError> {
+    let Some(owner) = app.store.find_by_email(attempted.email.key()).await? else {
+        // Gone since: the same answer anyway.
+        return Ok(Registered {
+            user: attempted,
+            confirmation_email_sent: false,
+        });
+    };
+    let message = mail::already_registered(&owner.user);
+    let sent = send_within_limit(app, &owner.user, &message, "already registered").await?;
+    tracing::info!(user_id = %owner.user.id, "registration with a taken address answered as new");
+    Ok(Registered {
+        user: attempted,
+        confirmation_email_sent: sent,
+    })
+}
+
+/// Sends unless the address's limit is reached; whether it went out.
+async fn send_within_limit(
+    app: &App,
+    to: &User,
+    message: &EmailMessage,
+    what: &'static str,
+) -> Result<bool, StoreError> {
+    Ok(notify::within_address_limit(app, to, what).await?
+        && notify::send(app, to, message, what).await)
 }
