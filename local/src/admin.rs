@@ -163,7 +163,7 @@ async fn execute_user(
     let user = match command {
         UserCommand::Create { email, roles } => {
             let email =
-                Email::parse(email).map_err(|error| anyhow::anyhow!("{email:?}: {error}"))?;
+                Email::parse_new(email).map_err(|error| anyhow::anyhow!("{email:?}: {error}"))?;
             let mut roles = roles
                 .iter()
                 .map(|role| parse_role(role))

@@ -49,8 +49,12 @@ pub struct Config {
     /// when false it is a 404 like any unknown route.
     pub email_exists_enabled: bool,
     /// `EMAIL_LIMIT_PER_ADDRESS` (default `3/900`): emails one address may
-    /// receive per window; more are silently not sent.
+    /// receive per window at the request of one client network; more are
+    /// silently not sent.
     pub email_limit_per_address: RateLimit,
+    /// `EMAIL_LIMIT_PER_ADDRESS_TOTAL` (default `10/3600`): emails one
+    /// address may receive per window whoever asks; more are silently not sent.
+    pub email_limit_per_address_total: RateLimit,
     /// `EMAIL_REQUEST_LIMIT_PER_IP` (default `10/900`): forgot and resend
     /// requests one client IP may make per window; more get 429.
     pub email_request_limit_per_ip: RateLimit,
@@ -87,8 +91,14 @@ pub struct Config {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginThrottle {
     /// `LOGIN_FAILURES_BEFORE_DELAY` (default 5): consecutive failures on one
-    /// account that are free; each one after them doubles the delay.
+    /// account from one client network that are free; each one after them
+    /// doubles the delay for that network.
     pub failures_before_delay: u64,
+    /// `LOGIN_ACCOUNT_FAILURES_BEFORE_DELAY` (default 20): consecutive
+    /// failures on one account from all networks together before the delay
+    /// applies to every network: looser, so failures from elsewhere do not
+    /// lock the owner out as soon as their own would.
+    pub account_failures_before_delay: u64,
     /// `LOGIN_DELAY_SECONDS` (default 30): the first delay.
     pub first_delay: Duration,
     /// `LOGIN_DELAY_MAX_SECONDS` (default 900): the delay never grows past it.
@@ -238,6 +248,8 @@ impl Config {
             password_reset_url,
             email_exists_enabled: reader.boolean("EMAIL_EXISTS_ENABLED", true)?,
             email_limit_per_address: reader.rate_limit("EMAIL_LIMIT_PER_ADDRESS", "3/900")?,
+            email_limit_per_address_total: reader
+                .rate_limit("EMAIL_LIMIT_PER_ADDRESS_TOTAL", "10/3600")?,
             email_request_limit_per_ip: reader
                 .rate_limit("EMAIL_REQUEST_LIMIT_PER_IP", "10/900")?,
             exists_limit_per_ip: reader.rate_limit("EXISTS_LIMIT_PER_IP", "30/60")?,
@@ -245,6 +257,8 @@ impl Config {
             registration_reveals_existing: reader.boolean("REGISTRATION_REVEALS_EXISTING", true)?,
             login_throttle: LoginThrottle {
                 failures_before_delay: reader.number("LOGIN_FAILURES_BEFORE_DELAY", 5)?,
+                account_failures_before_delay: reader
+                    .number("LOGIN_ACCOUNT_FAILURES_BEFORE_DELAY", 20)?,
                 first_delay: reader.seconds("LOGIN_DELAY_SECONDS", 30)?,
                 max_delay: reader.seconds("LOGIN_DELAY_MAX_SECONDS", 15 * 60)?,
                 failures_per_ip: reader.rate_limit("LOGIN_FAILURE_LIMIT_PER_IP", "50/900")?,
@@ -401,6 +415,7 @@ mod tests {
             config.login_throttle,
             LoginThrottle {
                 failures_before_delay: 5,
+                account_failures_before_delay: 20,
                 first_delay: Duration::from_secs(30),
                 max_delay: Duration::from_secs(900),
                 failures_per_ip: RateLimit {

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use latchkey_tests::{TestApp, on_both_stores};
+use latchkey_tests::{TestApp, on_both_stores, within_one_window};
 use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -310,6 +310,105 @@ fn rand_u16() -> u16 {
     u16::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..2].try_into().unwrap())
 }
 
+/// A client of the app's bound to another loopback address: another
+/// network, as far as throttling can tell.
+fn client_from(last_octet: u8) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last_octet)))
+        .build()
+        .unwrap()
+}
+
+async fn attempt_from(
+    app: &TestApp,
+    client: &reqwest::Client,
+    login: &str,
+    password: &str,
+) -> (u16, Option<u64>, String) {
+    let response = client
+        .post(app.url("/v1/auth/login"))
+        .json(&json!({"login": login, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    answer(response).await
+}
+
+/// Lockout is not a weapon: an attacker's failures slow the attacker's own
+/// network at once, and everyone only after four networks' worth
+/// (LOGIN_ACCOUNT_FAILURES_BEFORE_DELAY, 20); a password reset ends the
+/// episode for the owner.
+async fn failures_from_elsewhere_do_not_lock_the_owner_out(app: TestApp) {
+    let ada = unique_email();
+    app.register_confirmed(&ada, PASSWORD).await;
+    let attacker = client_from(2);
+    for n in 1..=7 {
+        let (status, _, _) = attempt_from(&app, &attacker, &ada, "guess").await;
+        assert_eq!(status, if n <= 5 { 401 } else { 429 }, "attempt {n}");
+    }
+    // The owner, from their own network, is not held back.
+    assert_eq!(attempt(&app, &ada, PASSWORD).await.0, 200);
+
+    // Twenty failures from four networks reach the account-wide delay,
+    // which holds every network back, the owner's too.
+    for network in 3..=6 {
+        let attacker = client_from(network);
+        for _ in 0..5 {
+            assert_eq!(attempt_from(&app, &attacker, &ada, "guess").await.0, 401);
+        }
+    }
+    let (status, retry_after, _) = attempt(&app, &ada, PASSWORD).await;
+    assert_eq!(status, 429);
+    assert!(retry_after.is_some_and(|seconds| (1..=30).contains(&seconds)));
+
+    // The owner's way out: a reset (mailed to them alone) starts afresh.
+    let forgot = app
+        .post_json("/v1/password/forgot", &json!({"email": ada}))
+        .await;
+    assert_eq!(forgot.status(), 202);
+    let token = app.reset_token(&ada).await;
+    let new_password = "a brand new passphrase";
+    let reset = app
+        .post_json(
+            "/v1/password/reset",
+            &json!({"token": token, "password": new_password}),
+        )
+        .await;
+    assert_eq!(reset.status(), 200);
+    assert_eq!(attempt(&app, &ada, new_password).await.0, 200);
+}
+
+/// Someone else's forgot requests use up their own share of the address's
+/// emails, not the owner's.
+async fn forgot_requests_from_elsewhere_leave_the_owner_their_reset_email(app: TestApp) {
+    let ada = unique_email();
+    app.register_confirmed(&ada, PASSWORD).await;
+    within_one_window(900, Duration::from_secs(60)).await;
+    let stranger = client_from(7);
+    for _ in 0..6 {
+        let response = stranger
+            .post(app.url("/v1/password/forgot"))
+            .json(&json!({"email": ada}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+    }
+    let resets = |messages: Vec<latchkey_tests::SentEmail>| {
+        messages
+            .iter()
+            .filter(|message| message.body.contains("#token="))
+            .count()
+    };
+    // EMAIL_LIMIT_PER_ADDRESS (3/900) per requesting network.
+    assert_eq!(resets(app.messages_to(&ada).await), 3);
+    let response = app
+        .post_json("/v1/password/forgot", &json!({"email": ada}))
+        .await;
+    assert_eq!(response.status(), 202);
+    assert_eq!(resets(app.messages_to(&ada).await), 4, "the owner's own");
+}
+
 async fn futures_join_all<T: Send + 'static>(
     tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>,
 ) -> Vec<T> {
@@ -321,6 +420,9 @@ async fn futures_join_all<T: Send + 'static>(
 }
 
 on_both_stores! {
+    failures_from_elsewhere_do_not_lock_the_owner_out;
+    forgot_requests_from_elsewhere_leave_the_owner_their_reset_email
+        with ("EMAIL_REQUEST_LIMIT_PER_IP", "100/900");
     ipv6_clients_share_a_window_per_64;
     guessing_the_current_password_is_throttled_like_sign_in;
     parallel_guesses_at_one_account_check_only_the_free_attempts;

@@ -45,7 +45,7 @@ fn parse_registration(
         "email",
         fields.text("email"),
         FieldCode::InvalidEmail,
-        parse_email,
+        parse_new_email,
     );
     let login = check.optional(
         "login",
@@ -144,12 +144,19 @@ fn parse_registration(
 }
 
 pub fn parse_email(text: &str) -> Result<Email, FieldError> {
-    Email::parse(text).map_err(|error| {
-        let code = match error {
-            EmailError::Empty => FieldCode::Required,
-            EmailError::TooLong => FieldCode::TooLong,
-            EmailError::Invalid => FieldCode::InvalidEmail,
-        };
-        FieldError::new("email", code)
-    })
+    Email::parse(text).map_err(email_error)
+}
+
+/// A new account's address: lookalike local parts are refused too.
+fn parse_new_email(text: &str) -> Result<Email, FieldError> {
+    Email::parse_new(text).map_err(email_error)
+}
+
+fn email_error(error: EmailError) -> FieldError {
+    let code = match error {
+        EmailError::Empty => FieldCode::Required,
+        EmailError::TooLong => FieldCode::TooLong,
+        EmailError::Invalid | EmailError::Lookalike => FieldCode::InvalidEmail,
+    };
+    FieldError::new("email", code)
 }

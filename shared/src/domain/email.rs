@@ -23,6 +23,11 @@ pub enum EmailError {
     TooLong,
     #[error("email is not a valid address")]
     Invalid,
+    /// The local part holds compatibility characters (a Kelvin sign, a
+    /// fullwidth letter) that NFKC would change: a lookalike of another
+    /// address, never a new account's.
+    #[error("email is a lookalike of another address")]
+    Lookalike,
 }
 
 impl Email {
@@ -43,10 +48,24 @@ impl Email {
         if parsed.as_str() != address || !parsed.domain().contains('.') {
             return Err(EmailError::Invalid);
         }
+        let (local, domain) = address.rsplit_once('@').ok_or(EmailError::Invalid)?;
+        let domain = idna::domain_to_ascii(domain).map_err(|_| EmailError::Invalid)?;
         Ok(Self {
-            key: normalize(address),
+            key: format!("{}@{domain}", fold(local)),
             address: address.to_owned(),
         })
+    }
+
+    /// An address a new account may take: [`Email::parse`], and a local part
+    /// NFKC leaves as it is. Lookups still fold lookalikes onto their key, so
+    /// they find the account the plain address belongs to.
+    pub fn parse_new(input: &str) -> Result<Self, EmailError> {
+        let email = Self::parse(input)?;
+        let (local, _) = email.address.rsplit_once('@').ok_or(EmailError::Invalid)?;
+        if !local.nfkc().eq(local.chars()) {
+            return Err(EmailError::Lookalike);
+        }
+        Ok(email)
     }
 
     /// The address as the user typed it (trimmed). Mail is sent here only.
@@ -54,18 +73,20 @@ impl Email {
         &self.address
     }
 
-    /// The comparison key: NFKC then lower case, so `Bob@Example.COM`,
-    /// `bob@example.com` and compatibility lookalikes such as the Kelvin sign
-    /// `K` or the long `ſ` land on one key and cannot make a second account.
+    /// The comparison key: the local part NFKC-folded and lower-cased, the
+    /// domain mapped as IDNA (UTS #46) to its ASCII form, so
+    /// `Bob@Example.COM`, `bob@example.com`, compatibility lookalikes such as
+    /// the Kelvin sign `K` or the long `ſ`, and `bob@münchen.de` beside
+    /// `bob@xn--mnchen-3ya.de` land on one key and cannot make a second
+    /// account.
     pub fn key(&self) -> &str {
         &self.key
     }
 }
 
-/// The uniqueness key for an email-shaped lookup string, without validating it.
-pub fn normalize(address: &str) -> String {
-    let folded: String = address.trim().nfkc().collect::<String>().to_lowercase();
-    // Lower-casing can produce characters that NFKC maps again.
+/// NFKC, lower case, NFKC again (lower-casing can make characters NFKC maps).
+fn fold(text: &str) -> String {
+    let folded: String = text.nfkc().collect::<String>().to_lowercase();
     folded.nfkc().collect()
 }
 
@@ -124,6 +145,29 @@ mod tests {
     fn an_overlong_address_is_rejected() {
         let long = format!("{}@example.com", "a".repeat(250));
         assert_eq!(Email::parse(&long), Err(EmailError::TooLong));
+    }
+
+    #[test]
+    fn an_internationalized_domain_and_its_punycode_share_one_key() {
+        let unicode = Email::parse("bob@M\u{fc}nchen.de").unwrap();
+        let ascii = Email::parse("Bob@xn--mnchen-3ya.DE").unwrap();
+        assert_eq!(unicode.key(), "bob@xn--mnchen-3ya.de");
+        assert_eq!(unicode.key(), ascii.key());
+        assert_eq!(unicode.as_str(), "bob@M\u{fc}nchen.de");
+    }
+
+    #[test]
+    fn a_new_account_cannot_take_a_lookalike_local_part() {
+        assert_eq!(
+            Email::parse_new("\u{212A}elvin@example.com"),
+            Err(EmailError::Lookalike)
+        );
+        assert_eq!(
+            Email::parse_new("\u{FF41}lice@example.com"),
+            Err(EmailError::Lookalike)
+        );
+        assert!(Email::parse_new("J\u{fc}rgen@example.com").is_ok());
+        assert!(Email::parse_new("bob@m\u{fc}nchen.de").is_ok());
     }
 
     #[test]

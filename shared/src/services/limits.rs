@@ -137,7 +137,7 @@ pub async fn take_back(app: &App, counted: CountedAhead) -> Result<(), StoreErro
 /// IPv6 address is in (one subscriber's or host's prefix: counting single
 /// IPv6 addresses would let one client take 2^64 of them). An IPv4-mapped
 /// IPv6 address counts as its IPv4 address.
-fn network_of(client_ip: &str) -> String {
+pub(crate) fn network_of(client_ip: &str) -> String {
     match client_ip.trim().parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V6(address)) => match address.to_ipv4_mapped() {
             Some(v4) => v4.to_string(),

@@ -57,8 +57,8 @@ pub async fn login(
 ) -> Result<TokenPair, LoginError> {
     let account = find_account(app, &credentials.identifier).await?;
     let subject = match &account {
-        Some(account) => Subject::account(account.user.id),
-        None => Subject::unknown(&credentials.identifier),
+        Some(account) => Subject::account(account.user.id, &account.password_hash, client_ip),
+        None => Subject::unknown(&credentials.identifier, client_ip),
     };
     let admission = throttle::admit(app, &subject, client_ip).await?;
     // Exactly one argon2id verification whatever the account's state, so

@@ -25,20 +25,42 @@ pub async fn send(app: &App, user: &User, message: &EmailMessage, what: &'static
     }
 }
 
-/// Counts one email to the user's address and says whether it may go out.
-/// Beyond the limit emails are dropped without a word to the caller, whose
-/// answer must not differ.
+/// Counts one email to the user's address, asked for from `requester` (the
+/// client IP), and says whether it may go out: within
+/// `EMAIL_LIMIT_PER_ADDRESS` for that requester's network, so someone else's
+/// requests do not use up the owner's, and within the looser
+/// `EMAIL_LIMIT_PER_ADDRESS_TOTAL` from everywhere, so many networks cannot
+/// flood a mailbox. Beyond either, emails are dropped without a word to the
+/// caller, whose answer must not differ.
 pub async fn within_address_limit(
     app: &App,
     user: &User,
+    requester: &str,
     what: &'static str,
 ) -> Result<bool, StoreError> {
-    let limit = app.config.email_limit_per_address;
-    match limits::count(app, Scope::EmailsToAddress, user.email.key(), limit).await? {
-        Verdict::Allowed => Ok(true),
-        Verdict::Limited { .. } => {
-            tracing::warn!(user_id = %user.id, email = what, "email not sent: address limit reached");
-            Ok(false)
-        }
+    let from_requester = format!("{}#{}", user.email.key(), limits::network_of(requester));
+    let allowed = match limits::count(
+        app,
+        Scope::EmailsToAddress,
+        &from_requester,
+        app.config.email_limit_per_address,
+    )
+    .await?
+    {
+        Verdict::Allowed => matches!(
+            limits::count(
+                app,
+                Scope::EmailsToAddress,
+                user.email.key(),
+                app.config.email_limit_per_address_total,
+            )
+            .await?,
+            Verdict::Allowed
+        ),
+        Verdict::Limited { .. } => false,
+    };
+    if !allowed {
+        tracing::warn!(user_id = %user.id, email = what, "email not sent: address limit reached");
     }
+    Ok(allowed)
 }

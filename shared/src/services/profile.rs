@@ -196,7 +196,7 @@ pub async fn change_password(
         .get_account(caller.user_id)
         .await?
         .ok_or(ProfileError::CallerGone)?;
-    let subject = Subject::account(caller.user_id);
+    let subject = Subject::account(caller.user_id, &account.password_hash, client_ip);
     let admission =
         throttle::admit(app, &subject, client_ip)
             .await

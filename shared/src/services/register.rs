@@ -118,7 +118,7 @@ pub async fn register(
     match app.store.create_user(&account, Some(&stored_code)).await {
         Ok(()) => {}
         Err(StoreError::EmailTaken) if !app.config.registration_reveals_existing => {
-            return answer_as_new(app, account.user).await;
+            return answer_as_new(app, client_ip, account.user).await;
         }
         Err(error) => return Err(error.into()),
     }
@@ -128,7 +128,7 @@ pub async fn register(
     // worse, the log keeps the cause, and the client can ask for a resend. So
     // does a store failure counting the email, now the account is made.
     let confirmation_email_sent =
-        match send_within_limit(app, &account.user, &message, "confirmation").await {
+        match send_within_limit(app, client_ip, &account.user, &message, "confirmation").await {
             Ok(sent) => sent,
             Err(error) => {
                 tracing::error!(
@@ -148,7 +148,11 @@ pub async fn register(
 /// The answer a new registration of `attempted` would get; the account it
 /// describes is never stored. The address's owner is told instead, within
 /// the address's sending limit, as a confirmation email would be.
-async fn answer_as_new(app: &App, attempted: User) -> Result<Registered, RegisterError> {
+async fn answer_as_new(
+    app: &App,
+    client_ip: &str,
+    attempted: User,
+) -> Result<Registered, RegisterError> {
     let Some(owner) = app.store.find_by_email(attempted.email.key()).await? else {
         // Gone since: the same answer anyway.
         return Ok(Registered {
@@ -157,7 +161,8 @@ async fn answer_as_new(app: &App, attempted: User) -> Result<Registered, Registe
         });
     };
     let message = mail::already_registered(&owner.user);
-    let sent = send_within_limit(app, &owner.user, &message, "already registered").await?;
+    let sent =
+        send_within_limit(app, client_ip, &owner.user, &message, "already registered").await?;
     tracing::info!(user_id = %owner.user.id, "registration with a taken address answered as new");
     Ok(Registered {
         user: attempted,
@@ -168,10 +173,13 @@ async fn answer_as_new(app: &App, attempted: User) -> Result<Registered, Registe
 /// Sends unless the address's limit is reached; whether it went out.
 async fn send_within_limit(
     app: &App,
+    client_ip: &str,
     to: &User,
     message: &EmailMessage,
     what: &'static str,
 ) -> Result<bool, StoreError> {
-    Ok(notify::within_address_limit(app, to, what).await?
-        && notify::send(app, to, message, what).await)
+    Ok(
+        notify::within_address_limit(app, to, client_ip, what).await?
+            && notify::send(app, to, message, what).await,
+    )
 }

@@ -22,7 +22,7 @@ pub async fn resend_confirmation(
     if user.status != AccountStatus::Waiting || user.email_confirmed {
         return Ok(());
     }
-    if !notify::within_address_limit(app, &user, "confirmation").await? {
+    if !notify::within_address_limit(app, &user, client_ip, "confirmation").await? {
         return Ok(());
     }
     let code = OneTimeCode::generate();

@@ -15,7 +15,6 @@ use crate::services::limits::{self, LimitedError};
 use crate::services::login::find_account;
 use crate::services::notify;
 use crate::services::passwords::{self, HashError};
-use crate::services::throttle;
 
 /// `identifier` is an email or a login, as typed.
 pub async fn forgot_password(
@@ -34,7 +33,7 @@ pub async fn forgot_password(
     }
     // Checked before the code is replaced, so a flood of requests cannot keep
     // retiring the code in the owner's inbox either.
-    if !notify::within_address_limit(app, &user, "password reset").await? {
+    if !notify::within_address_limit(app, &user, client_ip, "password reset").await? {
         return Ok(());
     }
     let code = OneTimeCode::generate();
@@ -121,7 +120,6 @@ pub async fn reset_password(
         {
             ResetOutcome::Reset { sessions_ended } => {
                 tracing::info!(%user_id, sessions_ended, "password reset");
-                throttle::forgive(app, user_id).await;
                 let message = mail::password_changed(&updated.user, now);
                 notify::send(app, &updated.user, &message, "password changed").await;
                 return Ok(user_id);

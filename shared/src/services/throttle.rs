@@ -1,8 +1,14 @@
 //! Sign-in throttling (`429 too_many_attempts`), with both counts in the
 //! store so every Lambda instance shares them:
-//! - per account, consecutive failures: after `failures_before_delay` of
-//!   them, each attempt waits `first_delay · 2^(failures − free)` (capped at
-//!   `max_delay`) after the last failure. A correct password ends the streak.
+//! - per account, consecutive failures, in two streaks: the failures from
+//!   the caller's network (an IPv4 address, an IPv6 /64), strict, and those
+//!   from everywhere, looser. After `failures_before_delay` (5) failures from
+//!   one network, attempts from it wait `first_delay · 2^(failures − free)`
+//!   (capped at `max_delay`) after the last failure; every network waits so
+//!   only after `account_failures_before_delay` (20) failures in all. So
+//!   failures from elsewhere do not lock the owner out as their own would.
+//!   A correct password ends both streaks; a new password (reset, change)
+//!   starts fresh ones.
 //! - per client IP, failed sign-ins in a fixed window across all accounts,
 //!   which is what password spraying looks like.
 //!
@@ -24,29 +30,45 @@ use crate::services::limits::{self, CountedAhead, Scope, Verdict};
 /// A streak is forgotten a day after its last failure.
 const STREAK_MEMORY: Duration = Duration::from_secs(24 * 3600);
 
-/// Whose consecutive failures are counted.
+/// Whose consecutive failures are counted: the account (or an identifier
+/// that matched none) from the caller's network, and from everywhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subject(String);
+pub struct Subject {
+    from_network: String,
+    everywhere: String,
+}
 
 impl Subject {
-    pub fn account(id: UserId) -> Self {
-        Self::hashed(&format!("account:{id}"))
+    /// An account's sign-ins from `client_ip` under its current password
+    /// hash (`credential`): a new password starts both streaks afresh, so an
+    /// owner who reset it is not held back by the failures before.
+    pub fn account(id: UserId, credential: &str, client_ip: &str) -> Self {
+        let credential = SecretHash::of(credential);
+        Self::of(&format!("account:{id}:{}", credential.as_str()), client_ip)
     }
 
     /// An identifier that matched no account, normalized the way lookups
     /// are, so case or Unicode variants share one streak.
-    pub fn unknown(identifier: &str) -> Self {
+    pub fn unknown(identifier: &str, client_ip: &str) -> Self {
         let normalized = match Email::parse(identifier) {
             Ok(email) => email.key().to_owned(),
             Err(_) => identifier.trim().to_lowercase(),
         };
-        Self::hashed(&format!("identifier:{normalized}"))
+        Self::of(&format!("identifier:{normalized}"), client_ip)
     }
 
-    fn hashed(raw: &str) -> Self {
-        // Keys hold no identifiers or addresses.
-        Self(format!("login#{}", SecretHash::of(raw).as_str()))
+    fn of(whose: &str, client_ip: &str) -> Self {
+        let network = limits::network_of(client_ip);
+        Self {
+            from_network: hashed(&format!("{whose}@{network}")),
+            everywhere: hashed(whose),
+        }
     }
+}
+
+/// Keys hold no identifiers or addresses.
+fn hashed(raw: &str) -> String {
+    format!("login#{}", SecretHash::of(raw).as_str())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +118,7 @@ pub async fn admit(
             retry_after_seconds,
         });
     }
-    match reserve_attempt(app, subject).await {
+    match reserve_both(app, subject).await {
         Ok(failures) => Ok(Admission { from_ip, failures }),
         Err(error) => {
             // Not checked, so not an attempt from this IP either.
@@ -114,23 +136,40 @@ pub async fn admit(
     }
 }
 
-/// Writes the subject's streak with this attempt counted as failed, if its
-/// delay allows an attempt now; one conditional write on the streak it read,
-/// so of parallel attempts each is counted and none passes a delay that
-/// another's failure set. Returns the failures counted.
-async fn reserve_attempt(app: &App, subject: &Subject) -> Result<u64, ThrottleError> {
+/// Counts the attempt on both streaks. The wide one is looked at first, so
+/// an attempt it refuses does not count on the network's streak either.
+/// Returns the failures from the caller's network.
+async fn reserve_both(app: &App, subject: &Subject) -> Result<u64, ThrottleError> {
+    let settings = app.config.login_throttle;
+    let wide = settings.account_failures_before_delay;
+    let stored = app.store.failure_streak(&subject.everywhere).await?;
+    next_attempt(settings, wide, stored, app.clock.now()).map_err(too_many)?;
+    let failures =
+        reserve_attempt(app, &subject.from_network, settings.failures_before_delay).await?;
+    reserve_attempt(app, &subject.everywhere, wide).await?;
+    Ok(failures)
+}
+
+fn too_many(retry_after_seconds: u64) -> ThrottleError {
+    ThrottleError::TooManyAttempts {
+        retry_after_seconds,
+    }
+}
+
+/// Writes the streak `key` with this attempt counted as failed, if its
+/// delay (after `free` failures) allows an attempt now; one conditional
+/// write on the streak it read, so of parallel attempts each is counted and
+/// none passes a delay that another's failure set. Returns the failures
+/// counted.
+async fn reserve_attempt(app: &App, key: &str, free: u64) -> Result<u64, ThrottleError> {
     let settings = app.config.login_throttle;
     for _ in 0..RESERVATION_TRIES {
         let now = app.clock.now();
-        let stored = app.store.failure_streak(&subject.0).await?;
-        let next = next_attempt(settings, stored, now).map_err(|retry_after_seconds| {
-            ThrottleError::TooManyAttempts {
-                retry_after_seconds,
-            }
-        })?;
+        let stored = app.store.failure_streak(key).await?;
+        let next = next_attempt(settings, free, stored, now).map_err(too_many)?;
         if app
             .store
-            .replace_failure_streak(&subject.0, stored.as_ref(), &next, now + STREAK_MEMORY)
+            .replace_failure_streak(key, stored.as_ref(), &next, now + STREAK_MEMORY)
             .await?
         {
             return Ok(next.failures);
@@ -150,7 +189,7 @@ pub fn record_failure(app: &App, admission: Admission) {
     }
 }
 
-/// A correct password ends the subject's streak and uncounts the attempt
+/// A correct password ends the subject's streaks and uncounts the attempt
 /// from the IP's failures. Spraying that finds one password still has its
 /// failures counted.
 pub async fn record_success(
@@ -158,20 +197,9 @@ pub async fn record_success(
     subject: &Subject,
     admission: Admission,
 ) -> Result<(), StoreError> {
-    app.store.end_failure_streak(&subject.0).await?;
+    app.store.end_failure_streak(&subject.from_network).await?;
+    app.store.end_failure_streak(&subject.everywhere).await?;
     limits::take_back(app, admission.from_ip).await
-}
-
-/// A reset proves the owner: the account's failed sign-ins are forgotten so
-/// the new password works at once. Best effort, the reset already holds.
-pub async fn forgive(app: &App, user_id: UserId) {
-    if let Err(error) = app
-        .store
-        .end_failure_streak(&Subject::account(user_id).0)
-        .await
-    {
-        tracing::warn!(%user_id, %error, "failed sign-ins not cleared after a reset");
-    }
 }
 
 /// The streak after one more attempt at `now`, counted as failed, or the
@@ -179,6 +207,7 @@ pub async fn forgive(app: &App, user_id: UserId) {
 /// older than `STREAK_MEMORY` is over: counting starts again from zero.
 fn next_attempt(
     settings: LoginThrottle,
+    free: u64,
     stored: Option<FailureStreak>,
     now: OffsetDateTime,
 ) -> Result<FailureStreak, u64> {
@@ -186,7 +215,7 @@ fn next_attempt(
     if let Some(streak) = current {
         let ready_at = streak
             .next_attempt_at
-            .unwrap_or(streak.last_failure_at + delay_after(settings, streak.failures));
+            .unwrap_or(streak.last_failure_at + delay_after(settings, free, streak.failures));
         if now < ready_at {
             let wait = (ready_at - now).as_seconds_f64().ceil();
             // `as` is safe: the wait is positive and at most `max_delay`.
@@ -195,7 +224,7 @@ fn next_attempt(
         }
     }
     let failures = current.map_or(0, |streak| streak.failures) + 1;
-    let delay = delay_after(settings, failures);
+    let delay = delay_after(settings, free, failures);
     Ok(FailureStreak {
         failures,
         last_failure_at: now,
@@ -203,10 +232,10 @@ fn next_attempt(
     })
 }
 
-/// The wait after `failures` consecutive failures: none for the free ones,
+/// The wait after `failures` consecutive failures: none for the `free` ones,
 /// then `first_delay`, doubling with each further failure up to `max_delay`.
-fn delay_after(settings: LoginThrottle, failures: u64) -> Duration {
-    let Some(over) = failures.checked_sub(settings.failures_before_delay) else {
+fn delay_after(settings: LoginThrottle, free: u64, failures: u64) -> Duration {
+    let Some(over) = failures.checked_sub(free) else {
         return Duration::ZERO;
     };
     // 2^over, kept from overflowing; the cap decides long before 2^20.
@@ -224,6 +253,7 @@ mod tests {
     fn settings() -> LoginThrottle {
         LoginThrottle {
             failures_before_delay: 5,
+            account_failures_before_delay: 20,
             first_delay: Duration::from_secs(30),
             max_delay: Duration::from_secs(900),
             failures_per_ip: "50/900".parse().unwrap_or_else(|_| unreachable!()),
@@ -243,6 +273,7 @@ mod tests {
         };
         next_attempt(
             settings(),
+            5,
             Some(streak),
             epoch() + time::Duration::seconds(elapsed),
         )
@@ -276,15 +307,15 @@ mod tests {
         let mut streak = None;
         let mut now = epoch();
         for expected in 1..=5 {
-            let next = next_attempt(settings(), streak, now).unwrap();
+            let next = next_attempt(settings(), 5, streak, now).unwrap();
             assert_eq!(next.failures, expected);
             assert_eq!(next.next_attempt_at.is_some(), expected == 5, "{expected}");
             streak = Some(next);
         }
         // Parallel attempts see the fifth and wait for its delay.
-        assert_eq!(next_attempt(settings(), streak, now), Err(30));
+        assert_eq!(next_attempt(settings(), 5, streak, now), Err(30));
         now += time::Duration::seconds(30);
-        let sixth = next_attempt(settings(), streak, now).unwrap();
+        let sixth = next_attempt(settings(), 5, streak, now).unwrap();
         assert_eq!(
             sixth.next_attempt_at,
             Some(now + time::Duration::seconds(60))
@@ -299,25 +330,45 @@ mod tests {
             next_attempt_at: Some(epoch() + time::Duration::seconds(900)),
         };
         let later = epoch() + time::Duration::days(1) + time::Duration::seconds(1);
-        let next = next_attempt(settings(), Some(old), later).unwrap();
+        let next = next_attempt(settings(), 5, Some(old), later).unwrap();
         assert_eq!((next.failures, next.next_attempt_at), (1, None));
     }
 
     #[test]
     fn unknown_identifiers_share_a_streak_across_case_and_lookalikes() {
+        let ip = "203.0.113.7";
         assert_eq!(
-            Subject::unknown("Ivan@Example.com"),
-            Subject::unknown(" ivan@example.COM ")
+            Subject::unknown("Ivan@Example.com", ip),
+            Subject::unknown(" ivan@example.COM ", ip)
         );
         assert_eq!(
-            Subject::unknown("\u{212A}im@example.com"),
-            Subject::unknown("kim@example.com")
+            Subject::unknown("\u{212A}im@example.com", ip),
+            Subject::unknown("kim@example.com", ip)
         );
         assert_ne!(
-            Subject::unknown("ivan@example.com"),
-            Subject::unknown("\u{131}van@example.com")
+            Subject::unknown("ivan@example.com", ip),
+            Subject::unknown("\u{131}van@example.com", ip)
         );
         let id = UserId::new();
-        assert_ne!(Subject::account(id), Subject::unknown(&id.to_string()));
+        assert_ne!(
+            Subject::account(id, "hash", ip),
+            Subject::unknown(&id.to_string(), ip)
+        );
+    }
+
+    #[test]
+    fn networks_have_streaks_of_their_own_and_share_the_wide_one() {
+        let id = UserId::new();
+        let here = Subject::account(id, "hash", "203.0.113.7");
+        let there = Subject::account(id, "hash", "198.51.100.1");
+        let same_64 = Subject::account(id, "hash", "2001:db8::1");
+        assert_ne!(here.from_network, there.from_network);
+        assert_eq!(here.everywhere, there.everywhere);
+        assert_eq!(
+            same_64.from_network,
+            Subject::account(id, "hash", "2001:db8::2").from_network
+        );
+        // A new password starts afresh.
+        assert_ne!(Subject::account(id, "new hash", "203.0.113.7"), here);
     }
 }
