@@ -208,6 +208,7 @@ def login_timing(binaries, samples):
     base = f"http://127.0.0.1:{port}"
     # Throttling would turn repeated failures into fast 429s: off for this run.
     env = {**os.environ, "RUST_LOG": "warn", "LOGIN_FAILURES_BEFORE_DELAY": "1000000",
+           "LOGIN_ACCOUNT_FAILURES_BEFORE_DELAY": "1000000",
            "LOGIN_FAILURE_LIMIT_PER_IP": "1000000/60"}
     server = subprocess.Popen(
         [binaries / "local-api", "--port", str(port), "--data-dir", data_dir],
@@ -389,7 +390,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
     parser.add_argument("--samples", type=int, default=20,
-                        help="sign-ins per account state in the timing table")
+                        help="requests per kind in the timing tables (sign-in; forgot and resend)")
     parser.add_argument("--cold-starts", type=int, default=5,
                         help="cold starts per Lambda binary (the table shows medians)")
     parser.add_argument("--only", choices=["timing", "init"],
@@ -421,13 +422,71 @@ def main():
         init_table(release, names, args.cold_starts)
 
 
+def email_request_timing(binaries, samples):
+    """Median forgot and resend latency for an address with an account and
+    one without, on the AWS adapters (DynamoDB and SES in moto_server),
+    where the known path's store writes and SES call would show; requests
+    interleaved, as for sign-in."""
+    port = free_port()
+    moto = subprocess.Popen([moto_python(), ROOT / "tests" / "moto_serial.py", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    aws = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench",
+           "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1"}
+    api_port = free_port()
+    base = f"http://127.0.0.1:{api_port}"
+    # Limits would stop the run long before its samples are taken.
+    env = {**os.environ, **aws, "RUST_LOG": "warn", "EMAIL_LIMIT_PER_ADDRESS": "1000000/60",
+           "EMAIL_LIMIT_PER_ADDRESS_TOTAL": "1000000/60",
+           "EMAIL_REQUEST_LIMIT_PER_IP": "1000000/60"}
+    server = None
+    try:
+        wait_for(aws["AWS_ENDPOINT_URL"] + "/moto-api/")
+        server = subprocess.Popen(
+            [binaries / "local-api", "--aws", "--bootstrap", "--port", str(api_port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        wait_for(base + "/status", 60)
+        status, _ = request(base, "POST", "/v1/users",
+                            {"email": "known@example.com", "password": PASSWORD})
+        assert status == 201, status
+        kinds = [("forgot, account", "/v1/password/forgot", "known@example.com"),
+                 ("forgot, no account", "/v1/password/forgot", None),
+                 ("resend, waiting account", "/v1/users/confirm/resend", "known@example.com"),
+                 ("resend, no account", "/v1/users/confirm/resend", None)]
+        timings = {name: [] for name, *_ in kinds}
+        for round_number in range(samples + 2):
+            for name, path, email in kinds:
+                email = email or f"nobody{round_number}@example.com"
+                started = time.perf_counter()
+                status, body = request(base, "POST", path, {"email": email})
+                elapsed = (time.perf_counter() - started) * 1000
+                assert status == 202, (name, status, body)
+                if round_number >= 2:
+                    timings[name].append(elapsed)
+        return {name: statistics.median(values) for name, values in timings.items()}
+    finally:
+        if server:
+            server.terminate()
+            server.wait()
+        moto.terminate()
+        moto.wait()
+
+
 def timing_table(release, samples):
     medians = login_timing(release, samples)
     wrong = medians["wrong password"]
-    print(f"\nsign-in latency by account state, local-api release, {samples} samples each")
+    print(f"\nsign-in latency by account state, local-api ({release}), {samples} samples each")
     print(f"{'kind':30} {'median ms':>10} {'/ wrong password':>17}")
     for name, median in medians.items():
         print(f"{name:30} {median:10.2f} {median / wrong:17.2f}")
+    medians = email_request_timing(release, samples)
+    print(f"\nforgot and resend latency, local-api --aws ({release}) on moto_server, "
+          f"{samples} samples each")
+    print(f"{'kind':30} {'median ms':>10} {'/ with account':>17}")
+    rows = list(medians.items())
+    # Rows come in pairs: with an account, then without.
+    for index, (name, median) in enumerate(rows):
+        known = rows[index - index % 2][1]
+        print(f"{name:30} {median:10.2f} {median / known:17.2f}")
 
 
 def load_table(release, seconds, connections):

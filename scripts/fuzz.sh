@@ -38,6 +38,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 # the registration limit (tests/tests/registration.rs), which the fuzzer's
 # thousands of registrations would reach at once.
 LOGIN_FAILURE_LIMIT_PER_IP=1000000/60 LOGIN_FAILURES_BEFORE_DELAY=1000000 \
+  LOGIN_ACCOUNT_FAILURES_BEFORE_DELAY=1000000 \
   REGISTRATION_LIMIT_PER_IP=1000000/60 NO_COLOR=1 \
   "$bin/local-api" --port "$port" --data-dir "$data" >"$data/local-api.log" 2>&1 &
 server=$!

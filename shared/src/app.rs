@@ -9,6 +9,7 @@ use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::kms::{KmsSigner, KmsSignerError, fetch_public_key};
 use crate::adapters::ses::SesMailer;
 use crate::ports::{Clock, Mailer, Store, SystemClock, TokenSigner};
+use crate::services::pacing::Pacers;
 use crate::tokens::{PublicKey, TokenVerifier, VerifierError};
 
 static AWS_CLIENT_SETS_BUILT: AtomicUsize = AtomicUsize::new(0);
@@ -30,6 +31,9 @@ pub struct App {
     pub public_keys: Vec<PublicKey>,
     /// Checks access tokens locally against `public_keys`.
     pub verifier: TokenVerifier,
+    /// How long forgot and resend take when they find an account, so they
+    /// take as long when they find none.
+    pub pacers: Pacers,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +70,7 @@ impl App {
             clock: Arc::new(SystemClock),
             public_keys,
             verifier,
+            pacers: Pacers::default(),
         })
     }
 

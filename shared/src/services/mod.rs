@@ -7,6 +7,7 @@ pub mod exists;
 pub mod limits;
 pub mod login;
 pub mod notify;
+pub mod pacing;
 pub mod passwords;
 pub mod profile;
 pub mod register;

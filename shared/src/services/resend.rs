@@ -1,6 +1,8 @@
 //! `POST /v1/users/confirm/resend`: a new confirmation email for a waiting
 //! account. The caller learns nothing: every address gets the same answer.
 
+use std::time::Instant;
+
 use crate::App;
 use crate::domain::{AccountStatus, Email};
 use crate::mail;
@@ -15,15 +17,31 @@ pub async fn resend_confirmation(
     email: &Email,
 ) -> Result<(), LimitedError> {
     limits::email_request(app, client_ip).await?;
+    let started = Instant::now();
+    if send_confirmation_code(app, client_ip, email).await? {
+        app.pacers.resend.record(started.elapsed());
+    } else {
+        app.pacers.resend.pad(started).await;
+    }
+    Ok(())
+}
+
+/// Mails a new confirmation code if the address's account waits for one;
+/// whether it did.
+async fn send_confirmation_code(
+    app: &App,
+    client_ip: &str,
+    email: &Email,
+) -> Result<bool, LimitedError> {
     let Some(account) = app.store.find_by_email(email.key()).await? else {
-        return Ok(());
+        return Ok(false);
     };
     let user = account.user;
     if user.status != AccountStatus::Waiting || user.email_confirmed {
-        return Ok(());
+        return Ok(false);
     }
     if !notify::within_address_limit(app, &user, client_ip, "confirmation").await? {
-        return Ok(());
+        return Ok(false);
     }
     let code = OneTimeCode::generate();
     app.store
@@ -36,5 +54,5 @@ pub async fn resend_confirmation(
         .await?;
     let message = mail::confirmation(&app.config, &user, &code);
     notify::send(app, &user, &message, "confirmation").await;
-    Ok(())
+    Ok(true)
 }

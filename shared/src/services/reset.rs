@@ -6,6 +6,8 @@
 //! code, sets the password, activates a waiting account and ends every
 //! session in one transaction, then sends a "password changed" notice.
 
+use std::time::Instant;
+
 use crate::App;
 use crate::domain::{AccountStatus, Password, PasswordError, UserId};
 use crate::mail;
@@ -23,18 +25,33 @@ pub async fn forgot_password(
     identifier: &str,
 ) -> Result<(), LimitedError> {
     limits::email_request(app, client_ip).await?;
+    let started = Instant::now();
+    if send_reset_code(app, client_ip, identifier).await? {
+        app.pacers.forgot.record(started.elapsed());
+    } else {
+        app.pacers.forgot.pad(started).await;
+    }
+    Ok(())
+}
+
+/// Mails a new reset code if an account may have one; whether it did.
+async fn send_reset_code(
+    app: &App,
+    client_ip: &str,
+    identifier: &str,
+) -> Result<bool, LimitedError> {
     let Some(account) = find_account(app, identifier).await? else {
-        return Ok(());
+        return Ok(false);
     };
     let user = account.user;
     // A disabled account stays disabled; a reset would not let it in anyway.
     if user.status == AccountStatus::Disabled {
-        return Ok(());
+        return Ok(false);
     }
     // Checked before the code is replaced, so a flood of requests cannot keep
     // retiring the code in the owner's inbox either.
     if !notify::within_address_limit(app, &user, client_ip, "password reset").await? {
-        return Ok(());
+        return Ok(false);
     }
     let code = OneTimeCode::generate();
     app.store
@@ -47,7 +64,7 @@ pub async fn forgot_password(
         .await?;
     let message = mail::password_reset(&app.config, &user, &code);
     notify::send(app, &user, &message, "password reset").await;
-    Ok(())
+    Ok(true)
 }
 
 #[derive(Debug, thiserror::Error)]
