@@ -609,6 +609,27 @@ async fn every_route(app: &TestApp) {
     )
     .await;
 
+    // An account nobody confirmed in time (UnconfirmedAccountTtlSeconds, 2
+    // here) gives its address up to the next registration.
+    let squatted = format!("carol.{}@example.com", uuid::Uuid::new_v4().simple());
+    let register = || {
+        client.json(
+            Method::POST,
+            "/v1/users",
+            None,
+            json!({"email": squatted, "password": "squatted horse battery staple"}),
+        )
+    };
+    expect(register().await, 201, "register", app).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    expect(
+        register().await,
+        201,
+        "register over the expired account",
+        app,
+    )
+    .await;
+
     // No route: API Gateway's own 404, no function involved.
     let response = client.get("/v1/nowhere", None).await;
     assert_eq!(response.status(), 404);
@@ -624,6 +645,7 @@ async fn every_route_through_the_lambda_binaries_needs_exactly_the_actions_its_f
         &[
             ("RefreshGraceSeconds", "1"),
             ("EmailLimitPerAddress", "20/900"),
+            ("UnconfirmedAccountTtlSeconds", "2"),
         ],
     )
     .await;

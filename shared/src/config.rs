@@ -38,6 +38,10 @@ pub struct Config {
     /// token is a benign double submit rather than a replay.
     pub refresh_grace: Duration,
     pub confirmation_code_ttl: Duration,
+    /// `UNCONFIRMED_ACCOUNT_TTL_SECONDS` (default 7 days): a waiting account
+    /// nobody confirmed for this long gives its address up to the next
+    /// registration.
+    pub unconfirmed_account_ttl: Duration,
     /// `RESET_CODE_TTL_SECONDS` (default 3600).
     pub reset_code_ttl: Duration,
     /// `PASSWORD_RESET_URL`: the page a reset email links to, with the code
@@ -244,6 +248,8 @@ impl Config {
                 .seconds("REMEMBERED_SESSION_TTL_SECONDS", 30 * 24 * 3600)?,
             refresh_grace: reader.seconds("REFRESH_GRACE_SECONDS", 10)?,
             confirmation_code_ttl: reader.seconds("CONFIRMATION_CODE_TTL_SECONDS", 24 * 3600)?,
+            unconfirmed_account_ttl: reader
+                .seconds("UNCONFIRMED_ACCOUNT_TTL_SECONDS", 7 * 24 * 3600)?,
             reset_code_ttl: reader.seconds("RESET_CODE_TTL_SECONDS", 3600)?,
             password_reset_url,
             email_exists_enabled: reader.boolean("EMAIL_EXISTS_ENABLED", true)?,

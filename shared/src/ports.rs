@@ -138,6 +138,20 @@ pub trait UserStore: Send + Sync {
         confirmation: Option<&StoredCode>,
     ) -> Result<(), StoreError>;
 
+    /// Registers `account` over `expired`, an account of the same email
+    /// that was never confirmed in time: in one transaction, only if
+    /// `expired` is still waiting, unconfirmed and at its version, its
+    /// profile and login guard go and the email guard passes to `account`,
+    /// written as [`UserStore::create_user`] writes. `EmailTaken` when the
+    /// old account moved meanwhile (confirmed, say) or another registration
+    /// won the address first; `LoginTaken` as for `create_user`.
+    async fn replace_expired_account(
+        &self,
+        expired: &Account,
+        account: &Account,
+        confirmation: Option<&StoredCode>,
+    ) -> Result<(), StoreError>;
+
     /// Opens the connection to the backend (DNS, TCP, TLS) ahead of the
     /// first request, during a cold start. Failures only log: the request
     /// that needs the store reports them properly.

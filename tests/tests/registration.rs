@@ -104,7 +104,57 @@ async fn a_taken_address_answers_as_a_new_one_and_tells_its_owner(app: TestApp) 
     assert_eq!(response.status(), 401);
 }
 
+/// A squatter cannot hold someone else's address: an account nobody
+/// confirmed within UNCONFIRMED_ACCOUNT_TTL_SECONDS gives it up to the next
+/// registration, which starts clean; a confirmed one never does.
+async fn an_unconfirmed_account_gives_its_address_up_after_its_time(app: TestApp) {
+    let squatted = unique_email();
+    let response = app
+        .post_json(
+            "/v1/users",
+            &json!({"email": squatted, "password": "squatter horse battery", "login": "squatter"}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let squatter_link = app.confirmation_link(&squatted).await;
+    assert_eq!(register(&app, &squatted).await.status(), 409, "not yet");
+
+    let confirmed = unique_email();
+    app.register_confirmed(&confirmed, PASSWORD).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    assert_eq!(
+        register(&app, &confirmed).await.status(),
+        409,
+        "confirmed: kept"
+    );
+    let response = register(&app, &squatted).await;
+    assert_eq!(response.status(), 201);
+    let owner: Value = response.json().await.unwrap();
+    // The squatter's link and login went with their account.
+    let response = app.client.get(&squatter_link).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    let link = app.confirmation_link(&squatted).await;
+    assert_ne!(link, squatter_link);
+    assert_eq!(app.client.get(&link).send().await.unwrap().status(), 200);
+    let pair = app.login(&squatted, PASSWORD).await;
+    assert_eq!(pair["user_id"], owner["user"]["id"]);
+    let response = app
+        .post_login(&json!({"login": "squatter", "password": "squatter horse battery"}))
+        .await;
+    assert_eq!(response.status(), 401);
+    let response = app
+        .post_json(
+            "/v1/users",
+            &json!({"email": unique_email(), "password": PASSWORD, "login": "squatter"}),
+        )
+        .await;
+    assert_eq!(response.status(), 201, "the login is free again");
+}
+
 on_both_stores! {
+    an_unconfirmed_account_gives_its_address_up_after_its_time
+        with ("UNCONFIRMED_ACCOUNT_TTL_SECONDS", "1");
     registrations_from_one_ip_are_limited_taken_addresses_included
         with ("REGISTRATION_LIMIT_PER_IP", "3/3600");
     confirmation_emails_count_toward_the_address_limit

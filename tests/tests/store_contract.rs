@@ -999,6 +999,75 @@ async fn a_session_starts_only_from_the_credential_the_account_still_holds(subje
     );
 }
 
+/// Registrations racing over one expired, unconfirmed account: exactly one
+/// takes the address; and an account that was confirmed meanwhile keeps it.
+async fn one_registration_takes_over_an_expired_account(subject: Subject) {
+    let store = subject.store;
+    let expired = account("squat@example.com", Some("squatter"));
+    store.create_user(&expired, None).await.unwrap();
+    let expired = store
+        .find_by_email("squat@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let contenders: Vec<Account> = (0..8)
+        .map(|n| account("squat@example.com", (n % 2 == 0).then_some("squatter")))
+        .collect();
+    let attempts = contenders.iter().cloned().map(|contender| {
+        let (store, expired) = (Arc::clone(&store), expired.clone());
+        tokio::spawn(async move {
+            store
+                .replace_expired_account(&expired, &contender, None)
+                .await
+        })
+    });
+    let mut winners = Vec::new();
+    for (attempt, contender) in attempts.collect::<Vec<_>>().into_iter().zip(&contenders) {
+        match attempt.await.unwrap() {
+            Ok(()) => winners.push(contender.user.id),
+            Err(StoreError::EmailTaken) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let holder = store
+        .find_by_email("squat@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(holder.user.id, winners[0]);
+    assert_eq!(store.get_user(expired.user.id).await.unwrap(), None);
+    let login_holder = store.find_by_login("squatter").await.unwrap();
+    let winner_has_login = contenders
+        .iter()
+        .any(|contender| contender.user.id == winners[0] && contender.user.login.is_some());
+    assert_eq!(
+        login_holder.map(|account| account.user.id),
+        winner_has_login.then_some(winners[0]),
+        "the squatter's login went with the account"
+    );
+
+    // A confirmed account is no longer replaceable.
+    let confirmed = account("kept@example.com", None);
+    let (_, stored) = confirmation_for(&confirmed, Duration::from_secs(60));
+    store.create_user(&confirmed, Some(&stored)).await.unwrap();
+    let read = store
+        .find_by_email("kept@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .confirm_email(&stored.hash, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .replace_expired_account(&read, &account("kept@example.com", None), None)
+            .await,
+        Err(StoreError::EmailTaken)
+    ));
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod embedded_store {
@@ -1028,4 +1097,5 @@ contract!(
     counters_count_per_key,
     a_profile_change_is_written_on_its_version_only,
     a_session_starts_only_from_the_credential_the_account_still_holds,
+    one_registration_takes_over_an_expired_account,
 );

@@ -418,6 +418,99 @@ impl UserStore for DynamoStore {
         }
     }
 
+    async fn replace_expired_account(
+        &self,
+        expired: &Account,
+        account: &Account,
+        confirmation: Option<&StoredCode>,
+    ) -> Result<(), StoreError> {
+        let (old, user) = (&expired.user, &account.user);
+        let old_id = AttributeValue::S(old.id.to_string());
+        let retire_profile = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(records::user_pk(old.id), records::PROFILE)))
+            .condition_expression(
+                "#user.version = :version AND #user.#status = :waiting \
+                 AND #user.email_confirmed = :false",
+            )
+            .expression_attribute_names("#user", "user")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":version", number_u64(old.version))
+            .expression_attribute_values(":waiting", AttributeValue::S("waiting".to_owned()))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .build()
+            .map_err(boxed)?;
+        let guard = GuardItem { user_id: user.id };
+        let take_email = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(
+                records::email_pk(user.email.key()),
+                records::EMAIL,
+                &guard,
+            )?))
+            .condition_expression("user_id = :old")
+            .expression_attribute_values(":old", old_id.clone())
+            .build()
+            .map_err(boxed)?;
+        let mut items = vec![
+            TransactWriteItem::builder().delete(retire_profile).build(),
+            TransactWriteItem::builder().put(take_email).build(),
+            self.put_new(Self::item(
+                records::user_pk(user.id),
+                records::PROFILE,
+                &ProfileItem::from_account(account),
+            )?)?,
+        ];
+        let old_login = old.login.as_ref().map(Login::key);
+        let login = user.login.as_ref().map(Login::key);
+        let mut login_at = None;
+        if let Some(key) = &login {
+            login_at = Some(items.len());
+            let item = Self::item(records::login_pk(key), records::LOGIN, &guard)?;
+            if old_login.as_ref() == Some(key) {
+                let keep = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression("user_id = :old")
+                    .expression_attribute_values(":old", old_id.clone())
+                    .build()
+                    .map_err(boxed)?;
+                items.push(TransactWriteItem::builder().put(keep).build());
+            } else {
+                items.push(self.put_new(item)?);
+            }
+        }
+        if let Some(key) = old_login.filter(|key| login.as_ref() != Some(key)) {
+            let release = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(Self::key(records::login_pk(&key), records::LOGIN)))
+                .condition_expression("user_id = :old")
+                .expression_attribute_values(":old", old_id)
+                .build()
+                .map_err(boxed)?;
+            items.push(TransactWriteItem::builder().delete(release).build());
+        }
+        if let Some(code) = confirmation {
+            items.push(self.put_new(Self::item(
+                records::code_pk(&code.hash),
+                records::CODE,
+                &CodeItem::new(code),
+            )?)?);
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(reasons) if failed_at(&reasons, 0) || failed_at(&reasons, 1) => {
+                Err(StoreError::EmailTaken)
+            }
+            Err(reasons) if login_at.is_some_and(|at| failed_at(&reasons, at)) => {
+                Err(StoreError::LoginTaken)
+            }
+            Err(reasons) => Err(StoreError::Backend(
+                format!("registration over an expired account cancelled: {reasons:?}").into(),
+            )),
+        }
+    }
+
     async fn find_by_email(&self, email_key: &str) -> Result<Option<Account>, StoreError> {
         self.find_by_guard(records::email_pk(email_key), records::EMAIL)
             .await

@@ -209,6 +209,71 @@ impl UserStore for EmbeddedStore {
         .await
     }
 
+    async fn replace_expired_account(
+        &self,
+        expired: &Account,
+        account: &Account,
+        confirmation: Option<&StoredCode>,
+    ) -> Result<(), StoreError> {
+        let old = expired.user.clone();
+        let profile = ProfileItem::from_account(account);
+        let code = confirmation.map(|code| (records::code_pk(&code.hash), CodeItem::new(code)));
+        self.write(move |table| {
+            let user = &profile.user;
+            let email_pk = records::email_pk(user.email.key());
+            let old_pk = records::user_pk(old.id);
+            let guard = get::<GuardItem>(table, &email_pk, records::EMAIL)?;
+            let stored = get::<ProfileItem>(table, &old_pk, records::PROFILE)?;
+            let unchanged = guard.is_some_and(|guard| guard.user_id == old.id)
+                && stored.is_some_and(|stored| {
+                    stored.user.version == old.version
+                        && stored.user.status == AccountStatus::Waiting
+                        && !stored.user.email_confirmed
+                });
+            if !unchanged {
+                return Err(StoreError::EmailTaken);
+            }
+            let old_login = old
+                .login
+                .as_ref()
+                .map(|login| records::login_pk(&login.key()));
+            let login_pk = user
+                .login
+                .as_ref()
+                .map(|login| records::login_pk(&login.key()));
+            if let Some(login_pk) = &login_pk {
+                let held_by_old = old_login.as_ref() == Some(login_pk);
+                if !held_by_old && exists(table, login_pk, records::LOGIN)? {
+                    return Err(StoreError::LoginTaken);
+                }
+            }
+            if let Some(old_login) = &old_login {
+                table
+                    .remove((old_login.as_str(), records::LOGIN))
+                    .map_err(backend)?;
+            }
+            table
+                .remove((old_pk.as_str(), records::PROFILE))
+                .map_err(backend)?;
+            let guard = GuardItem { user_id: user.id };
+            if let Some(login_pk) = &login_pk {
+                put(table, login_pk, records::LOGIN, &guard)?;
+            }
+            put(table, &email_pk, records::EMAIL, &guard)?;
+            put(
+                table,
+                &records::user_pk(user.id),
+                records::PROFILE,
+                &profile,
+            )?;
+            if let Some((pk, item)) = &code {
+                put(table, pk, records::CODE, item)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn find_by_email(&self, email_key: &str) -> Result<Option<Account>, StoreError> {
         self.find_by_guard(records::email_pk(email_key), records::EMAIL)
             .await

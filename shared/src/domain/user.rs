@@ -77,6 +77,15 @@ impl User {
         }
     }
 
+    /// Whether nobody confirmed this account's address within `ttl` of its
+    /// creation: then a new registration may take the address over, so a
+    /// squatter cannot hold someone else's address.
+    pub fn unconfirmed_for(&self, ttl: std::time::Duration, now: OffsetDateTime) -> bool {
+        self.status == AccountStatus::Waiting
+            && !self.email_confirmed
+            && self.created_at + ttl <= now
+    }
+
     pub fn is_admin(&self) -> bool {
         self.roles
             .iter()

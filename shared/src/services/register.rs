@@ -115,7 +115,11 @@ pub async fn register(
         user,
         password_hash,
     };
-    match app.store.create_user(&account, Some(&stored_code)).await {
+    let created = match app.store.create_user(&account, Some(&stored_code)).await {
+        Err(StoreError::EmailTaken) => over_expired(app, &account, &stored_code).await,
+        created => created,
+    };
+    match created {
         Ok(()) => {}
         Err(StoreError::EmailTaken) if !app.config.registration_reveals_existing => {
             return answer_as_new(app, client_ip, account.user).await;
@@ -143,6 +147,27 @@ pub async fn register(
         user: account.user,
         confirmation_email_sent,
     })
+}
+
+/// Registers `account` over the address's account if nobody confirmed that
+/// one in time (`UNCONFIRMED_ACCOUNT_TTL_SECONDS`); else the address is
+/// taken.
+async fn over_expired(app: &App, account: &Account, code: &StoredCode) -> Result<(), StoreError> {
+    let ttl = app.config.unconfirmed_account_ttl;
+    match app.store.find_by_email(account.user.email.key()).await? {
+        Some(expired) if expired.user.unconfirmed_for(ttl, app.clock.now()) => {
+            app.store
+                .replace_expired_account(&expired, account, Some(code))
+                .await?;
+            tracing::info!(
+                expired = %expired.user.id,
+                user_id = %account.user.id,
+                "registered over an account nobody confirmed in time"
+            );
+            Ok(())
+        }
+        _ => Err(StoreError::EmailTaken),
+    }
 }
 
 /// The answer a new registration of `attempted` would get; the account it
