@@ -136,6 +136,16 @@ class Function:
                                         stdout=log, stderr=log)
 
 
+def reply(handler, status, headers, body):
+    """Answers `handler`'s request with a body of known length."""
+    handler.send_response(status)
+    for name, value in headers:
+        handler.send_header(name, value)
+    handler.send_header("content-length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 class RuntimeApi(http.server.BaseHTTPRequestHandler):
     """The Lambda runtime API (2018-06-01) for one function."""
 
@@ -145,12 +155,7 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
         pass
 
     def reply(self, status, body=b"", headers=()):
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, status, headers, body)
 
     def do_GET(self):
         function = self.server.function
@@ -292,12 +297,7 @@ class Gateway(http.server.BaseHTTPRequestHandler):
         pass
 
     def reply(self, status, headers, body):
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, status, headers, body)
 
     def handle_any(self):
         length = int(self.headers.get("content-length") or 0)

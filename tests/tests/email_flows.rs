@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use latchkey_tests::TestApp;
+use latchkey_tests::{TestApp, within_one_window};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -128,7 +128,7 @@ async fn exists_can_be_switched_off_and_is_limited_per_ip() {
     assert_eq!(body["code"], "not_found");
 
     let app = TestApp::embedded_with(&[("EXISTS_LIMIT_PER_IP", "3/60")]).await;
-    latchkey_tests::within_one_window(60, Duration::from_secs(20)).await;
+    within_one_window(60, Duration::from_secs(20)).await;
     for _ in 0..3 {
         let response = app.get("/v1/users/exists?email=a%40example.com").await;
         assert_eq!(response.status(), 200);
@@ -153,8 +153,8 @@ async fn twenty_forgot_requests_send_at_most_the_configured_emails(app: TestApp)
     let email = unique_email();
     app.register_confirmed(&email, PASSWORD).await;
     // EMAIL_LIMIT_PER_ADDRESS is 3/900 and the request limit 100/60.
-    latchkey_tests::within_one_window(60, Duration::from_secs(30)).await;
-    latchkey_tests::within_one_window(900, Duration::from_secs(30)).await;
+    within_one_window(60, Duration::from_secs(30)).await;
+    within_one_window(900, Duration::from_secs(30)).await;
     for _ in 0..20 {
         let response = app
             .post_json("/v1/password/forgot", &json!({ "email": email }))
@@ -438,6 +438,41 @@ async fn mail_to_an_unconfirmed_address_carries_no_text_its_registrant_typed(app
     }
 }
 
+/// The per-IP windows of exists checks and email requests count each
+/// request atomically before answering it: twenty sent at once, with a limit
+/// of five, get five answers and fifteen refusals.
+async fn parallel_requests_from_one_ip_pass_a_window_only_up_to_its_limit(app: TestApp) {
+    within_one_window(60, Duration::from_secs(20)).await;
+    let app = std::sync::Arc::new(app);
+    for (path, ok) in [("exists", 200), ("forgot", 202)] {
+        let requests: Vec<_> = (0..20)
+            .map(|n| {
+                let app = std::sync::Arc::clone(&app);
+                let email = format!("parallel{n}@example.com");
+                tokio::spawn(async move {
+                    let response = match path {
+                        "exists" => app.get(&format!("/v1/users/exists?email={email}")).await,
+                        _ => {
+                            app.post_json("/v1/password/forgot", &json!({"email": email}))
+                                .await
+                        }
+                    };
+                    response.status().as_u16()
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for request in requests {
+            statuses.push(request.await.unwrap());
+        }
+        let answered = statuses.iter().filter(|status| **status == ok).count();
+        let refused = statuses.iter().filter(|status| **status == 429).count();
+        assert_eq!((answered, refused), (5, 15), "{path}: {statuses:?}");
+    }
+}
+
 latchkey_tests::on_both_stores! {
     mail_to_an_unconfirmed_address_carries_no_text_its_registrant_typed;
+    parallel_requests_from_one_ip_pass_a_window_only_up_to_its_limit
+        with ("EXISTS_LIMIT_PER_IP", "5/60"), ("EMAIL_REQUEST_LIMIT_PER_IP", "5/60");
 }

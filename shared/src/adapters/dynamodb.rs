@@ -118,6 +118,22 @@ impl DynamoStore {
         Ok(item)
     }
 
+    /// The write of a new account's confirmation code, if it has one.
+    fn new_code(
+        &self,
+        confirmation: Option<&StoredCode>,
+    ) -> Result<Option<TransactWriteItem>, StoreError> {
+        confirmation
+            .map(|code| {
+                self.put_new(Self::item(
+                    records::code_pk(&code.hash),
+                    records::CODE,
+                    &CodeItem::new(code),
+                )?)
+            })
+            .transpose()
+    }
+
     async fn get<T: DeserializeOwned>(
         &self,
         pk: String,
@@ -398,13 +414,7 @@ impl UserStore for DynamoStore {
                 &guard,
             )?)?);
         }
-        if let Some(code) = confirmation {
-            items.push(self.put_new(Self::item(
-                records::code_pk(&code.hash),
-                records::CODE,
-                &CodeItem::new(code),
-            )?)?);
-        }
+        items.extend(self.new_code(confirmation)?);
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(reasons) if failed_at(&reasons, 1) => Err(StoreError::EmailTaken),
@@ -490,13 +500,7 @@ impl UserStore for DynamoStore {
                 .map_err(boxed)?;
             items.push(TransactWriteItem::builder().delete(release).build());
         }
-        if let Some(code) = confirmation {
-            items.push(self.put_new(Self::item(
-                records::code_pk(&code.hash),
-                records::CODE,
-                &CodeItem::new(code),
-            )?)?);
-        }
+        items.extend(self.new_code(confirmation)?);
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(reasons) if failed_at(&reasons, 0) || failed_at(&reasons, 1) => {

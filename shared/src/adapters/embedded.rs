@@ -168,6 +168,36 @@ fn current_reset_code(
         .map(|_| code))
 }
 
+/// A new account's profile, its email and login guards and its
+/// confirmation code, once the caller has checked the guards are free.
+fn write_account(
+    table: &mut Table<'_, (&'static str, &'static str), &'static [u8]>,
+    profile: &ProfileItem,
+    code: Option<&(String, CodeItem)>,
+) -> Result<(), StoreError> {
+    let user = &profile.user;
+    let guard = GuardItem { user_id: user.id };
+    if let Some(login) = &user.login {
+        put(
+            table,
+            &records::login_pk(&login.key()),
+            records::LOGIN,
+            &guard,
+        )?;
+    }
+    put(
+        table,
+        &records::email_pk(user.email.key()),
+        records::EMAIL,
+        &guard,
+    )?;
+    put(table, &records::user_pk(user.id), records::PROFILE, profile)?;
+    if let Some((pk, item)) = code {
+        put(table, pk, records::CODE, item)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl UserStore for EmbeddedStore {
     async fn create_user(
@@ -179,32 +209,15 @@ impl UserStore for EmbeddedStore {
         let code = confirmation.map(|code| (records::code_pk(&code.hash), CodeItem::new(code)));
         self.write(move |table| {
             let user = &profile.user;
-            let guard = GuardItem { user_id: user.id };
-            let email_pk = records::email_pk(user.email.key());
-            if exists(table, &email_pk, records::EMAIL)? {
+            if exists(table, &records::email_pk(user.email.key()), records::EMAIL)? {
                 return Err(StoreError::EmailTaken);
             }
-            let login_pk = user
-                .login
-                .as_ref()
-                .map(|login| records::login_pk(&login.key()));
-            if let Some(login_pk) = &login_pk {
-                if exists(table, login_pk, records::LOGIN)? {
-                    return Err(StoreError::LoginTaken);
-                }
-                put(table, login_pk, records::LOGIN, &guard)?;
+            if let Some(login) = &user.login
+                && exists(table, &records::login_pk(&login.key()), records::LOGIN)?
+            {
+                return Err(StoreError::LoginTaken);
             }
-            put(table, &email_pk, records::EMAIL, &guard)?;
-            put(
-                table,
-                &records::user_pk(user.id),
-                records::PROFILE,
-                &profile,
-            )?;
-            if let Some((pk, item)) = &code {
-                put(table, pk, records::CODE, item)?;
-            }
-            Ok(())
+            write_account(table, &profile, code.as_ref())
         })
         .await
     }
@@ -255,21 +268,7 @@ impl UserStore for EmbeddedStore {
             table
                 .remove((old_pk.as_str(), records::PROFILE))
                 .map_err(backend)?;
-            let guard = GuardItem { user_id: user.id };
-            if let Some(login_pk) = &login_pk {
-                put(table, login_pk, records::LOGIN, &guard)?;
-            }
-            put(table, &email_pk, records::EMAIL, &guard)?;
-            put(
-                table,
-                &records::user_pk(user.id),
-                records::PROFILE,
-                &profile,
-            )?;
-            if let Some((pk, item)) = &code {
-                put(table, pk, records::CODE, item)?;
-            }
-            Ok(())
+            write_account(table, &profile, code.as_ref())
         })
         .await
     }

@@ -43,8 +43,23 @@ impl Pacer {
         sorted.get(sorted.len() / 2).copied().unwrap_or_default()
     }
 
+    /// Runs `work`, which says whether it did the work: if it did, its
+    /// duration is recorded, else the answer waits for the target.
+    pub async fn pace<E>(
+        &self,
+        work: impl std::future::Future<Output = Result<bool, E>>,
+    ) -> Result<(), E> {
+        let started = Instant::now();
+        if work.await? {
+            self.record(started.elapsed());
+        } else {
+            self.pad(started).await;
+        }
+        Ok(())
+    }
+
     /// Waits until `started` plus [`Pacer::target`].
-    pub async fn pad(&self, started: Instant) {
+    async fn pad(&self, started: Instant) {
         let target = self.target();
         let elapsed = started.elapsed();
         if let Some(left) = target.checked_sub(elapsed) {

@@ -1,8 +1,6 @@
 //! `POST /v1/users/confirm/resend`: a new confirmation email for a waiting
 //! account. The caller learns nothing: every address gets the same answer.
 
-use std::time::Instant;
-
 use crate::App;
 use crate::domain::{AccountStatus, Email};
 use crate::mail;
@@ -17,13 +15,10 @@ pub async fn resend_confirmation(
     email: &Email,
 ) -> Result<(), LimitedError> {
     limits::email_request(app, client_ip).await?;
-    let started = Instant::now();
-    if send_confirmation_code(app, client_ip, email).await? {
-        app.pacers.resend.record(started.elapsed());
-    } else {
-        app.pacers.resend.pad(started).await;
-    }
-    Ok(())
+    app.pacers
+        .resend
+        .pace(send_confirmation_code(app, client_ip, email))
+        .await
 }
 
 /// Mails a new confirmation code if the address's account waits for one;

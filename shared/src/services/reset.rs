@@ -6,8 +6,6 @@
 //! code, sets the password, activates a waiting account and ends every
 //! session in one transaction, then sends a "password changed" notice.
 
-use std::time::Instant;
-
 use crate::App;
 use crate::domain::{AccountStatus, Password, PasswordError, UserId};
 use crate::mail;
@@ -25,13 +23,10 @@ pub async fn forgot_password(
     identifier: &str,
 ) -> Result<(), LimitedError> {
     limits::email_request(app, client_ip).await?;
-    let started = Instant::now();
-    if send_reset_code(app, client_ip, identifier).await? {
-        app.pacers.forgot.record(started.elapsed());
-    } else {
-        app.pacers.forgot.pad(started).await;
-    }
-    Ok(())
+    app.pacers
+        .forgot
+        .pace(send_reset_code(app, client_ip, identifier))
+        .await
 }
 
 /// Mails a new reset code if an account may have one; whether it did.
