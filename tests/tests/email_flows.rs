@@ -440,7 +440,9 @@ async fn mail_to_an_unconfirmed_address_carries_no_text_its_registrant_typed(app
 
 /// The per-IP windows of exists checks and email requests count each
 /// request atomically before answering it: twenty sent at once, with a limit
-/// of five, get five answers and fifteen refusals.
+/// of five, get five answers and fifteen refusals. (moto answers one call at
+/// a time, so there the requests race between their calls, and the count
+/// rests on DynamoDB's atomic ADD as on AWS.)
 async fn parallel_requests_from_one_ip_pass_a_window_only_up_to_its_limit(app: TestApp) {
     within_one_window(60, Duration::from_secs(20)).await;
     let app = std::sync::Arc::new(app);
