@@ -216,6 +216,14 @@ async fn every_route(app: &TestApp) {
     .await;
     let access = pair["access_token"].as_str().unwrap().to_owned();
     let refresh = pair["refresh_token"].as_str().unwrap().to_owned();
+    // The issuer is PublicBaseUrl as deployed, exactly.
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(access.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["iss"], app.base_url.as_str());
 
     let me = client
         .request(Method::GET, "/v1/users/me")

@@ -10,10 +10,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use latchkey::adapters::dynamodb::DynamoStore;
-use latchkey::config::Argon2Params;
-use latchkey::domain::{
-    AccountStatus, ClientId, Email, Password, PasswordPolicy, Role, User, UserId,
-};
+use latchkey::config::PasswordSettings;
+use latchkey::domain::{AccountStatus, ClientId, Email, Password, Role, User, UserId};
 use latchkey::ports::{Account, Store};
 use latchkey::services::clients::{create_client, parse_scope, rotate_client_secret};
 use latchkey::services::passwords;
@@ -113,15 +111,18 @@ fn client_id(text: &str) -> anyhow::Result<ClientId> {
 
 /// Runs one command, writing what the operator should see to `out`;
 /// `input` supplies a new account's password.
+/// `passwords`: the deployment's password policy and argon2id cost, which
+/// accounts made here follow.
 pub async fn execute(
     command: &Command,
     store: &dyn Store,
+    passwords: PasswordSettings,
     input: &mut impl BufRead,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     match command {
         Command::Clients(command) => execute_client(command, store, out).await,
-        Command::Users(command) => execute_user(command, store, input, out).await,
+        Command::Users(command) => execute_user(command, store, passwords, input, out).await,
     }
 }
 
@@ -157,6 +158,7 @@ async fn set_roles(store: &dyn Store, id: UserId, roles: Vec<Role>) -> anyhow::R
 async fn execute_user(
     command: &UserCommand,
     store: &dyn Store,
+    settings: PasswordSettings,
     input: &mut impl BufRead,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
@@ -173,9 +175,9 @@ async fn execute_user(
             let mut line = String::new();
             input.read_line(&mut line)?;
             let line = line.trim_end_matches(['\r', '\n']);
-            let password = Password::parse(line, &PasswordPolicy::new(8), &[email.as_str()])
+            let password = Password::parse(line, &settings.policy, &[email.as_str()])
                 .map_err(|error| anyhow::anyhow!("the password on standard input: {error}"))?;
-            let password_hash = passwords::hash(password, Argon2Params::default()).await?;
+            let password_hash = passwords::hash(password, settings.argon2).await?;
             let now = time::OffsetDateTime::now_utc();
             let user = User {
                 status: AccountStatus::Active,

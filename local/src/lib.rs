@@ -70,8 +70,8 @@ fn local_config(options: &Options, address: SocketAddr) -> anyhow::Result<Config
         ("TABLE_NAME", "latchkey".to_owned()),
         ("KMS_KEY_ID", bootstrap::LOCAL_KEY_ALIAS.to_owned()),
         ("MAIL_FROM", "no-reply@latchkey.example".to_owned()),
-        ("PUBLIC_BASE_URL", base_url.clone()),
-        ("TOKEN_ISSUER", base_url),
+        // The issuer follows PUBLIC_BASE_URL, as deployed.
+        ("PUBLIC_BASE_URL", base_url),
     ]);
     if let Backend::Aws {
         bootstrap: true, ..

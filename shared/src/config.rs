@@ -175,7 +175,20 @@ impl Config {
     /// defaults under the environment and tests can pass a map.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let reader = Reader { lookup: &lookup };
-        let public_base_url = reader.url("PUBLIC_BASE_URL")?;
+        let passwords = PasswordSettings::read(&reader)?;
+        // A base with a path keeps it in every link: joined paths go below
+        // its last segment only when it ends with a slash.
+        let mut public_base_url = reader.url("PUBLIC_BASE_URL")?;
+        if !public_base_url.path().ends_with('/') {
+            let path = format!("{}/", public_base_url.path());
+            public_base_url.set_path(&path);
+        }
+        // The issuer is the configured base exactly, trailing slashes removed
+        // once, so `iss` reads the same locally and deployed.
+        let issuer = reader
+            .required("PUBLIC_BASE_URL")?
+            .trim_end_matches('/')
+            .to_owned();
         let pages_enabled = reader.boolean("PAGES_ENABLED", true)?;
         let under_base = |path: &str| {
             public_base_url
@@ -236,9 +249,7 @@ impl Config {
                 }
             },
             mail_from: reader.required("MAIL_FROM")?,
-            token_issuer: reader
-                .optional("TOKEN_ISSUER")
-                .unwrap_or_else(|| public_base_url.to_string()),
+            token_issuer: reader.optional("TOKEN_ISSUER").unwrap_or(issuer),
             token_audience: reader
                 .optional("TOKEN_AUDIENCE")
                 .unwrap_or_else(|| "latchkey".to_owned()),
@@ -269,20 +280,52 @@ impl Config {
                 max_delay: reader.seconds("LOGIN_DELAY_MAX_SECONDS", 15 * 60)?,
                 failures_per_ip: reader.rate_limit("LOGIN_FAILURE_LIMIT_PER_IP", "50/900")?,
             },
-            password_policy: PasswordPolicy::new(reader.number("PASSWORD_MIN_LENGTH", 8)?),
+            password_policy: passwords.policy,
             require_email_confirmation: reader.boolean("REQUIRE_EMAIL_CONFIRMATION", true)?,
             pages_enabled,
             confirmation_redirect_url,
             error_docs_url: reader
                 .optional("ERROR_DOCS_URL")
                 .unwrap_or_else(|| "https://latchkey.dev/errors".to_owned()),
+            argon2: passwords.argon2,
+            public_base_url,
+            profile_attributes,
+        })
+    }
+}
+
+/// The password policy and argon2id cost, which the operator tool needs too
+/// (accounts it creates follow the deployment's rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordSettings {
+    /// `PASSWORD_MIN_LENGTH` (default 8, 6–256).
+    pub policy: PasswordPolicy,
+    /// `ARGON2_MEMORY_KIB`, `ARGON2_ITERATIONS`, `ARGON2_PARALLELISM`.
+    pub argon2: Argon2Params,
+}
+
+impl PasswordSettings {
+    /// From the environment, as `Config::from_env` reads them.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let lookup = |name: &str| std::env::var(name).ok();
+        Self::read(&Reader { lookup: &lookup })
+    }
+
+    fn read(reader: &Reader<'_>) -> Result<Self, ConfigError> {
+        let policy =
+            PasswordPolicy::new(reader.number("PASSWORD_MIN_LENGTH", 8)?).map_err(|error| {
+                ConfigError::Invalid {
+                    name: "PASSWORD_MIN_LENGTH",
+                    reason: error.to_string(),
+                }
+            })?;
+        Ok(Self {
+            policy,
             argon2: Argon2Params {
                 memory_kib: reader.number("ARGON2_MEMORY_KIB", 19_456)?,
                 iterations: reader.number("ARGON2_ITERATIONS", 2)?,
                 parallelism: reader.number("ARGON2_PARALLELISM", 1)?,
             },
-            public_base_url,
-            profile_attributes,
         })
     }
 }
@@ -451,6 +494,27 @@ mod tests {
     }
 
     #[test]
+    fn the_issuer_is_the_configured_base_and_links_keep_its_path() {
+        for base in ["https://example.com/auth", "https://example.com/auth/"] {
+            let mut pairs = MINIMAL.to_vec();
+            pairs.retain(|(name, _)| *name != "PUBLIC_BASE_URL");
+            pairs.push(("PUBLIC_BASE_URL", base));
+            let config = Config::from_lookup(lookup(&pairs)).unwrap();
+            assert_eq!(config.token_issuer, "https://example.com/auth", "{base}");
+            assert_eq!(
+                config.confirmation_redirect_url.as_str(),
+                "https://example.com/auth/pages/confirmation"
+            );
+            assert_eq!(
+                config.password_reset_url.as_str(),
+                "https://example.com/auth/pages/reset-password"
+            );
+        }
+        let config = Config::from_lookup(lookup(&MINIMAL)).unwrap();
+        assert_eq!(config.token_issuer, "https://auth.example.com");
+    }
+
+    #[test]
     fn a_missing_variable_is_named() {
         let err = Config::from_lookup(lookup(&MINIMAL[1..])).unwrap_err();
         assert_eq!(err, ConfigError::Missing("TABLE_NAME"));
@@ -470,6 +534,8 @@ mod tests {
             ("EXISTS_LIMIT_PER_IP", "0/60"),
             ("EMAIL_EXISTS_ENABLED", "sometimes"),
             ("PASSWORD_RESET_URL", "javascript:alert(1)"),
+            ("PASSWORD_MIN_LENGTH", "2"),
+            ("PASSWORD_MIN_LENGTH", "999"),
         ] {
             let mut pairs = MINIMAL.to_vec();
             pairs.retain(|(n, _)| *n != name);

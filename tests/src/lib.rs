@@ -400,6 +400,10 @@ impl TestApp {
         latchkey_local::admin::execute(
             &parsed.command,
             self.app.store.as_ref(),
+            latchkey::config::PasswordSettings {
+                policy: self.app.config.password_policy,
+                argon2: self.app.config.argon2,
+            },
             &mut input.as_bytes(),
             &mut out,
         )

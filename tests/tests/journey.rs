@@ -433,3 +433,62 @@ async fn state_survives_a_restart_of_local_api() {
         "the account from before the restart is still there"
     );
 }
+
+/// A base URL with a path keeps it in every link and redirect, and the
+/// issuer is that base as configured (trailing slash removed once).
+#[tokio::test]
+async fn a_base_url_with_a_path_keeps_it_in_links_redirects_and_the_issuer() {
+    let base = "https://example.com/auth";
+    let app = TestApp::embedded_with(&[("PUBLIC_BASE_URL", "https://example.com/auth/")]).await;
+    let email = "path@example.com";
+    let password = "correct horse battery staple";
+    let response = app
+        .post_register(&json!({"email": email, "password": password}))
+        .await;
+    assert_eq!(response.status(), 201);
+    let link = app.confirmation_link(email).await;
+    assert!(
+        link.starts_with(&format!("{base}/v1/users/confirm/")),
+        "{link}"
+    );
+    let code = link.rsplit('/').next().unwrap();
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/users/confirm/{code}")))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with(&format!("{base}/pages/confirmation?")),
+        "{location}"
+    );
+    app.post_json("/v1/password/forgot", &json!({"email": email}))
+        .await;
+    let reset = app.reset_link(email).await;
+    assert!(
+        reset.starts_with(&format!("{base}/pages/reset-password?")),
+        "{reset}"
+    );
+
+    let pair = app.login(email, password).await;
+    let token = pair["access_token"].as_str().unwrap();
+    let payload = token.split('.').nth(1).unwrap();
+    use base64::Engine;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["iss"], base);
+    let discovery: Value = app
+        .get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], base);
+}

@@ -626,3 +626,26 @@ latchkey_tests::on_both_stores! {
     admins_disable_and_enable_accounts_and_others_may_not;
     the_operator_creates_the_first_admin;
 }
+
+/// The operator tool follows the deployment's password policy (and argon2id
+/// cost), not fixed ones.
+#[tokio::test]
+async fn the_operator_tool_uses_the_deployments_password_policy() {
+    let app = TestApp::embedded_with(&[("PASSWORD_MIN_LENGTH", "20")]).await;
+    let refused = app
+        .admin(
+            &["users", "create", "--email", "short@example.com"],
+            "only fifteen ch\n",
+        )
+        .await
+        .unwrap_err();
+    assert!(format!("{refused:#}").contains("20"), "{refused:#}");
+    app.admin(
+        &["users", "create", "--email", "long@example.com"],
+        "a passphrase of twenty-eight\n",
+    )
+    .await
+    .unwrap();
+    app.login("long@example.com", "a passphrase of twenty-eight")
+        .await;
+}

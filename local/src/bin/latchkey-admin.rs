@@ -10,10 +10,14 @@ async fn main() -> ExitCode {
     let args = AdminArgs::parse();
     let outcome = async {
         let store = open_store(&args).await?;
+        // The deployment's password rules, from the same variables as the
+        // functions read.
+        let passwords = latchkey::config::PasswordSettings::from_env()?;
         let mut input = std::io::stdin().lock();
         execute(
             &args.command,
             store.as_ref(),
+            passwords,
             &mut input,
             &mut std::io::stdout(),
         )

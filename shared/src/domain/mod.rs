@@ -19,6 +19,6 @@ pub use ids::{AddressId, ClientId, SessionId, UserId};
 pub use locale::{Locale, LocaleError};
 pub use login::{Login, LoginError};
 pub use name::{PersonName, PersonNameError};
-pub use password::{Password, PasswordError, PasswordPolicy};
+pub use password::{Password, PasswordError, PasswordPolicy, PasswordPolicyError};
 pub use role::{MAX_ROLES, Role, RoleError};
 pub use user::{AccountStatus, User};

@@ -26,12 +26,19 @@ pub struct PasswordPolicy {
     min_len: usize,
 }
 
+/// A minimum length outside 6–256: too weak, or impossible to meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the minimum password length must be between {MIN_PASSWORD_FLOOR} and {MAX_PASSWORD_LEN}")]
+pub struct PasswordPolicyError;
+
 impl PasswordPolicy {
-    /// A minimum below the floor of 6 is raised to 6; above the maximum it is
-    /// capped, so a policy can always be met.
-    pub fn new(min_len: usize) -> Self {
-        Self {
-            min_len: min_len.clamp(MIN_PASSWORD_FLOOR, MAX_PASSWORD_LEN),
+    /// A minimum of 6 to 256 characters: below, too weak to allow; above, no
+    /// password could meet it.
+    pub fn new(min_len: usize) -> Result<Self, PasswordPolicyError> {
+        if (MIN_PASSWORD_FLOOR..=MAX_PASSWORD_LEN).contains(&min_len) {
+            Ok(Self { min_len })
+        } else {
+            Err(PasswordPolicyError)
         }
     }
 
@@ -42,7 +49,9 @@ impl PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        Self::new(DEFAULT_MIN_PASSWORD_LEN)
+        Self {
+            min_len: DEFAULT_MIN_PASSWORD_LEN,
+        }
     }
 }
 
@@ -171,10 +180,12 @@ mod tests {
     }
 
     #[test]
-    fn the_minimum_is_configurable_but_never_below_six() {
-        assert_eq!(PasswordPolicy::new(2).min_len(), 6);
-        assert_eq!(PasswordPolicy::new(12).min_len(), 12);
-        let policy = PasswordPolicy::new(12);
+    fn the_minimum_is_configurable_between_six_and_the_maximum() {
+        assert_eq!(PasswordPolicy::new(2), Err(PasswordPolicyError));
+        assert_eq!(PasswordPolicy::new(257), Err(PasswordPolicyError));
+        assert_eq!(PasswordPolicy::new(6).map(|p| p.min_len()), Ok(6));
+        assert_eq!(PasswordPolicy::new(256).map(|p| p.min_len()), Ok(256));
+        let policy = PasswordPolicy::new(12).unwrap();
         assert_eq!(
             Password::parse("Zq3!xY7#abc", &policy, &[]).unwrap_err(),
             PasswordError::TooShort(12)
