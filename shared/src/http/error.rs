@@ -35,7 +35,7 @@ pub enum FieldCode {
     TooLong,
     /// A list with more entries than allowed (addresses, roles).
     TooMany,
-    /// A value of the wrong type where API.md names no specific code
+    /// A value of the wrong type or content where no specific code applies
     /// (a flag that is not a boolean).
     InvalidValue,
 }

@@ -86,7 +86,7 @@ fn problem_en(code: &str) -> (&'static str, &'static str) {
         ),
         "invalid_token" => (
             "Invalid token",
-            "The access token is missing, invalid or expired.",
+            "The token (access or refresh) is missing, invalid, expired or no longer valid.",
         ),
         "not_found" => ("Not found", "There is nothing at this address."),
         "method_not_allowed" => (
@@ -176,7 +176,7 @@ fn problem_ru(code: &str) -> (&'static str, &'static str) {
         ),
         "invalid_token" => (
             "Недействительный токен",
-            "Токен доступа отсутствует, недействителен или истёк.",
+            "Токен (доступа или обновления) отсутствует, недействителен, истёк или больше не действует.",
         ),
         "not_found" => ("Не найдено", "По этому адресу ничего нет."),
         "method_not_allowed" => ("Метод не разрешён", "Этот адрес не принимает такой метод."),
@@ -227,7 +227,7 @@ pub fn field_message(code: FieldCode, detail: Option<&str>, locale: Locale) -> S
         (Locale::En, FieldCode::InvalidAttribute) => format!("Attribute {detail} is not accepted."),
         (Locale::En, FieldCode::TooLong) => "This value is too long.".into(),
         (Locale::En, FieldCode::TooMany) => "There are too many values.".into(),
-        (Locale::En, FieldCode::InvalidValue) => "This value has the wrong type.".into(),
+        (Locale::En, FieldCode::InvalidValue) => "This value is not valid here.".into(),
         (Locale::Ru, FieldCode::Required) => "Обязательное поле.".into(),
         (Locale::Ru, FieldCode::InvalidEmail) => {
             "Введите корректный адрес электронной почты.".into()
@@ -257,7 +257,7 @@ pub fn field_message(code: FieldCode, detail: Option<&str>, locale: Locale) -> S
         (Locale::Ru, FieldCode::InvalidAttribute) => format!("Атрибут {detail} не принимается."),
         (Locale::Ru, FieldCode::TooLong) => "Слишком длинное значение.".into(),
         (Locale::Ru, FieldCode::TooMany) => "Слишком много значений.".into(),
-        (Locale::Ru, FieldCode::InvalidValue) => "Значение неверного типа.".into(),
+        (Locale::Ru, FieldCode::InvalidValue) => "Недопустимое значение.".into(),
     }
 }
 
