@@ -3,9 +3,9 @@ of the real per-endpoint binaries, as `template.yaml` deploys them.
 
 The template decides everything a deployment would: each
 AWS::Serverless::Function's HttpApi events are its routes, and Globals plus
-the function's own Environment are its variables (`!Ref` and `!GetAtt`
-resolved from CONFIG's `resolve`, parameters falling back to their
-defaults). A request on the front port is matched to a route as API Gateway
+the function's own Environment are its variables (`!Ref`, `!GetAtt`,
+`!Join` and `!If` on the template's conditions, resolved from CONFIG's
+`resolve`, parameters falling back to their defaults). A request on the front port is matched to a route as API Gateway
 matches (literal segments before parameters; no route is `404`), and turned
 into the event API Gateway sends: the Cookie header split into `cookies`,
 repeated headers and query parameters joined with commas, a body that is
@@ -82,12 +82,33 @@ def resolve(value, parameters, where):
         name = ".".join(value["Fn::GetAtt"])
         if name in known:
             return str(known[name])
+    if "Fn::If" in value:
+        name, when_true, when_false = value["Fn::If"]
+        chosen = when_true if condition(name, parameters) else when_false
+        return resolve(chosen, parameters, where)
     if "Fn::Join" in value:
         separator, items = value["Fn::Join"]
         if isinstance(items, dict):  # a list parameter: "a, b" stands for [a, b]
             items = resolve(items, parameters, where).split(",")
         return separator.join(resolve(item, parameters, where).strip() for item in items)
     sys.exit(f"lambda_gateway: {where} is {value}, which CONFIG's resolve does not give")
+
+
+CONDITIONS = {}
+
+
+def condition(name, parameters):
+    """A template condition, from its Fn::Not, Fn::Equals and Condition."""
+    def evaluate(expression):
+        if "Fn::Not" in expression:
+            return not evaluate(expression["Fn::Not"][0])
+        if "Fn::Equals" in expression:
+            left, right = expression["Fn::Equals"]
+            return resolve(left, parameters, name) == resolve(right, parameters, name)
+        if "Condition" in expression:
+            return condition(expression["Condition"], parameters)
+        sys.exit(f"lambda_gateway: condition {name} uses {expression}, which it cannot evaluate")
+    return evaluate(CONDITIONS[name])
 
 
 class Function:
@@ -186,6 +207,7 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
 def load_functions():
     template = yaml.load(open(CONFIG["template"]), Loader=CloudFormationLoader)
     parameters = template.get("Parameters", {})
+    CONDITIONS.update(template.get("Conditions", {}))
     shared = template["Globals"]["Function"]
     routes, functions = [], {}
     for logical_id, resource in template["Resources"].items():

@@ -41,7 +41,7 @@ fn granted_actions() -> BTreeMap<String, BTreeSet<String>> {
         .map(|(logical_id, resource)| {
             (
                 logical_id.as_str().unwrap().to_owned(),
-                policy_actions(resource),
+                policy_actions(&template, resource),
             )
         })
         .collect()
@@ -686,4 +686,89 @@ async fn every_route_through_the_lambda_binaries_needs_exactly_the_actions_its_f
         "least privilege by use:\n{}\n\nused: {used:#?}",
         problems.join("\n")
     );
+}
+
+/// Key rotation as an operator does it with the template: deploy with the
+/// new key as `SigningKeyArn` and the old one in `PreviousSigningKeyArns`
+/// (tokens of the old key keep verifying, new ones are signed by the new
+/// key, the JWKS lists both), then again without the old key (its tokens
+/// stop verifying, the JWKS lists the new key alone). The issuer is fixed
+/// by `TokenIssuer`, as a custom domain would keep it across deployments.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_rotation_through_the_template_keeps_old_tokens_until_the_old_key_goes() {
+    let proxy = FaultProxy::start();
+    let issuer = ("TokenIssuer", "https://auth.example.com");
+    let mut app = TestApp::through_lambda_binaries(&binaries(), &proxy, &[issuer]).await;
+    let email = format!("rotate.{}@example.com", uuid::Uuid::new_v4().simple());
+    let password = "correct horse battery staple";
+    app.register_confirmed(&email, password).await;
+    let before = app.login(&email, password).await;
+    let old_token = before["access_token"].as_str().unwrap().to_owned();
+    let old_key = latchkey_tests::key_arn(&app.app.config.kms_key_id).await;
+    let new_key = latchkey_tests::new_signing_key_arn().await;
+    let kid = |arn: &str| arn.rsplit('/').next().unwrap().to_owned();
+
+    let client = app.client.clone();
+    let token_info = |base: &str, token: &str| {
+        client
+            .get(format!("{base}/v1/auth/token-info"))
+            .bearer_auth(token)
+            .send()
+    };
+    let kids = |base: String| {
+        let client = client.clone();
+        async move {
+            let jwks: Value = client
+                .get(format!("{base}/.well-known/jwks.json"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|key| key["kid"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+
+    let during = app.deploy(
+        &binaries(),
+        &proxy,
+        &[
+            issuer,
+            ("SigningKeyArn", &new_key),
+            ("PreviousSigningKeyArns", &old_key),
+        ],
+    );
+    assert_eq!(token_info(&during, &old_token).await.unwrap().status(), 200);
+    let response = client
+        .post(format!("{during}/v1/auth/login"))
+        .json(&json!({"login": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", app.lambda_logs());
+    let pair: Value = response.json().await.unwrap();
+    let new_token = pair["access_token"].as_str().unwrap().to_owned();
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(new_token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        header["kid"],
+        kid(&new_key).as_str(),
+        "signed by the new key"
+    );
+    assert_eq!(kids(during.clone()).await, [kid(&new_key), kid(&old_key)]);
+
+    let after = app.deploy(&binaries(), &proxy, &[issuer, ("SigningKeyArn", &new_key)]);
+    assert_eq!(token_info(&after, &old_token).await.unwrap().status(), 401);
+    assert_eq!(token_info(&after, &new_token).await.unwrap().status(), 200);
+    assert_eq!(kids(after).await, [kid(&new_key)]);
 }

@@ -115,7 +115,7 @@ fn the_template_has_one_function_per_endpoint_with_exactly_its_routes() {
         let endpoint = endpoint
             .unwrap_or_else(|| panic!("{logical_id} builds {binary}, which is no endpoint"));
         functions.insert(binary.to_owned());
-        let actions = policy_actions(resource);
+        let actions = policy_actions(&template, resource);
         let grants = |action: &str| actions.iter().any(|granted| granted == action);
         assert_eq!(
             grants("ses:SendEmail") && grants("ses:GetAccount"),

@@ -43,12 +43,23 @@ pub fn template() -> serde_norway::Value {
     serde_norway::from_str(&text).unwrap()
 }
 
-/// Every action a function resource's inline policy statements allow.
-pub fn policy_actions(function: &serde_norway::Value) -> BTreeSet<String> {
+/// Every action a function resource's policies allow: its inline
+/// statements and the managed policies of `template` it names (`!Ref`).
+pub fn policy_actions(
+    template: &serde_norway::Value,
+    function: &serde_norway::Value,
+) -> BTreeSet<String> {
     use serde_norway::Value;
     let mut actions = BTreeSet::new();
     for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
-        for statement in policy["Statement"].as_sequence().unwrap() {
+        let statements = match policy {
+            Value::Tagged(tagged) if tagged.tag == "Ref" => {
+                let name = tagged.value.as_str().unwrap();
+                &template["Resources"][name]["Properties"]["PolicyDocument"]["Statement"]
+            }
+            inline => &inline["Statement"],
+        };
+        for statement in statements.as_sequence().unwrap() {
             match &statement["Action"] {
                 Value::String(action) => {
                     actions.insert(action.clone());
@@ -208,9 +219,24 @@ impl TestApp {
         parameters: &[(&str, &str)],
     ) -> Self {
         let mut test_app = Self::on_aws(moto().sdk_config().await, &[]).await;
+        test_app.base_url = test_app.deploy(binaries, proxy, parameters);
+        test_app
+    }
+
+    /// Starts another deployment of the Lambda binaries (as after
+    /// [`TestApp::through_lambda_binaries`]) on this app's table, key and
+    /// sender, with `parameters` over the template's defaults; returns its
+    /// base URL. `SigningKeyArn`, `PreviousSigningKeyArns` and `TokenIssuer`
+    /// among them make a key rotation.
+    pub fn deploy(
+        &mut self,
+        binaries: &Path,
+        proxy: &FaultProxy,
+        parameters: &[(&str, &str)],
+    ) -> String {
         let port = free_port().unwrap();
         let base_url = format!("http://127.0.0.1:{port}");
-        let config = &test_app.app.config;
+        let config = &self.app.config;
         let mut resolve = serde_json::json!({
             "Table": config.table_name,
             "SigningKey.Arn": config.kms_key_id,
@@ -221,7 +247,7 @@ impl TestApp {
         for (name, value) in parameters {
             resolve[*name] = Value::from(*value);
         }
-        let logs = test_app._data_dir.path().join("lambda-logs");
+        let logs = self._data_dir.path().join(format!("lambda-logs-{port}"));
         std::fs::create_dir_all(&logs).unwrap();
         let gateway = serde_json::json!({
             "template": workspace().join("template.yaml"),
@@ -236,7 +262,7 @@ impl TestApp {
                 "RUST_LOG": "info",
             },
         });
-        let config_file = test_app._data_dir.path().join("gateway.json");
+        let config_file = self._data_dir.path().join(format!("gateway-{port}.json"));
         std::fs::write(&config_file, gateway.to_string()).unwrap();
         let config_file = config_file.display().to_string();
         let python = moto_python().unwrap_or_else(|message| panic!("{message}"));
@@ -248,9 +274,8 @@ impl TestApp {
             port,
         )
         .unwrap_or_else(|message| panic!("{message}"));
-        test_app.base_url = base_url;
-        test_app.lambda_logs = Some(logs);
-        test_app
+        self.lambda_logs = Some(logs);
+        base_url
     }
 
     /// What the Lambda binaries logged, function by function (after
@@ -422,7 +447,7 @@ impl TestApp {
     /// Full parsed messages from the outbox (embedded mode only).
     pub fn outbox_files(&self) -> Vec<PathBuf> {
         match &self.mail {
-            MailSource::Outbox(folder) => sorted_files(folder),
+            MailSource::Outbox(folder) => outbox_messages(folder),
             MailSource::Moto(_) => Vec::new(),
         }
     }
@@ -449,8 +474,16 @@ pub struct SentEmail {
     pub body: String,
 }
 
-fn outbox_emails(folder: &Path, address: &str) -> Vec<SentEmail> {
+/// The `.eml` files of an outbox, oldest first (beside them: `.link` files).
+fn outbox_messages(folder: &Path) -> Vec<PathBuf> {
     sorted_files(folder)
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|extension| extension == "eml"))
+        .collect()
+}
+
+fn outbox_emails(folder: &Path, address: &str) -> Vec<SentEmail> {
+    outbox_messages(folder)
         .into_iter()
         .filter_map(|path| {
             let bytes = std::fs::read(&path).unwrap();
@@ -538,6 +571,32 @@ async fn emulator_sdk_config(endpoint: &str) -> SdkConfig {
         ))
         .load()
         .await
+}
+
+/// A new asymmetric KMS key in moto for the suite's signing algorithm, as
+/// an operator would create one to rotate to; its ARN.
+pub async fn new_signing_key_arn() -> String {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    let kms = aws_sdk_kms::Client::new(&moto().sdk_config().await);
+    let spec = match test_signing_algorithm() {
+        "ES256" => KeySpec::EccNistP256,
+        _ => KeySpec::Rsa2048,
+    };
+    let created = kms
+        .create_key()
+        .key_spec(spec)
+        .key_usage(KeyUsageType::SignVerify)
+        .send()
+        .await
+        .unwrap();
+    created.key_metadata().unwrap().arn().unwrap().to_owned()
+}
+
+/// The ARN of a KMS key in moto, from its id or alias.
+pub async fn key_arn(key_id: &str) -> String {
+    let kms = aws_sdk_kms::Client::new(&moto().sdk_config().await);
+    let described = kms.describe_key().key_id(key_id).send().await.unwrap();
+    described.key_metadata().unwrap().arn().unwrap().to_owned()
 }
 
 /// `tests/fault_proxy.py` between the AWS adapters and moto: it forwards

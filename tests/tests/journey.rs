@@ -377,6 +377,11 @@ async fn the_outbox_holds_one_rfc_5322_message_with_text_and_html() {
     assert!(message.body_text(0).unwrap().contains("/v1/users/confirm/"));
     assert!(message.body_html(0).unwrap().contains("<a href=\""));
     assert!(message.date().is_some() && message.from().is_some());
+    // Beside it, the link as it is, to copy out (the .eml's own lines are
+    // quoted-printable).
+    let link = app.confirmation_link("Ru@Example.com").await;
+    let beside = std::fs::read_to_string(files[0].with_extension("link")).unwrap();
+    assert_eq!(beside, format!("{link}\n"));
 }
 
 #[tokio::test]

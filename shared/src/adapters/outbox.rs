@@ -1,6 +1,9 @@
 //! The mailer for local mode: one RFC 5322 `.eml` file per message in
 //! `<data-dir>/outbox/`, named so they sort by time, and the link printed to
-//! the log so a developer can click through without a mail server.
+//! the log so a developer can click through without a mail server. The
+//! `.eml` encodes long lines as quoted-printable (`=3D`, soft breaks), so a
+//! link copied out of it would be broken: it is also written as it is, to a
+//! `.link` file of the same name.
 
 use std::path::{Path, PathBuf};
 
@@ -55,6 +58,11 @@ impl Mailer for OutboxMailer {
         tokio::fs::write(&path, email.formatted())
             .await
             .map_err(|error| failed(Box::new(error)))?;
+        if let Some(link) = &message.link {
+            tokio::fs::write(path.with_extension("link"), format!("{link}\n"))
+                .await
+                .map_err(|error| failed(Box::new(error)))?;
+        }
         match &message.link {
             Some(link) => {
                 tracing::info!(file = %path.display(), %link, "email written to the outbox")
