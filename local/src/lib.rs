@@ -24,7 +24,7 @@ use latchkey::adapters::embedded::EmbeddedStore;
 use latchkey::adapters::local_key::{LocalKeySigner, public_key_from_file};
 use latchkey::adapters::outbox::OutboxMailer;
 use latchkey::http::{ApiError, MAX_BODY_BYTES, RequestMeta, finish};
-use latchkey::ports::SigningAlgorithm;
+use latchkey::ports::{EmailMessage, MailError, Mailer, SigningAlgorithm};
 use latchkey::{App, Config};
 use latchkey_functions::{RouteMatch, match_route};
 use tokio::net::TcpListener;
@@ -42,6 +42,10 @@ pub enum Backend {
     Aws {
         sdk: Box<aws_config::SdkConfig>,
         bootstrap: bool,
+        /// Log each email's link and where the emulator keeps the message,
+        /// as local mode does (`local-api --aws --bootstrap`; never on AWS,
+        /// since links carry codes).
+        log_links: bool,
     },
 }
 
@@ -98,6 +102,31 @@ fn local_config(options: &Options, address: SocketAddr) -> anyhow::Result<Config
     Config::from_lookup(lookup).context("invalid configuration")
 }
 
+/// Mail through an emulator's SES, each link then logged with where the
+/// emulator keeps the message, so working with `--aws` needs no mailbox.
+struct LinkLoggingMailer {
+    inner: Arc<dyn Mailer>,
+    inbox: String,
+}
+
+#[async_trait::async_trait]
+impl Mailer for LinkLoggingMailer {
+    async fn send(&self, message: &EmailMessage) -> Result<(), MailError> {
+        self.inner.send(message).await?;
+        match &message.link {
+            Some(link) => {
+                tracing::info!(inbox = %self.inbox, %link, "email sent through the emulator")
+            }
+            None => tracing::info!(inbox = %self.inbox, "email sent through the emulator"),
+        }
+        Ok(())
+    }
+
+    async fn open_connection(&self) {
+        self.inner.open_connection().await;
+    }
+}
+
 /// Binds, builds the adapters and starts serving in the background.
 pub async fn start(options: Options) -> anyhow::Result<RunningServer> {
     let listener = TcpListener::bind(options.address)
@@ -107,11 +136,26 @@ pub async fn start(options: Options) -> anyhow::Result<RunningServer> {
     let mut config = local_config(&options, address)?;
     let app = match &options.backend {
         Backend::Local { data_dir } => local_app(config, data_dir)?,
-        Backend::Aws { sdk, bootstrap } => {
+        Backend::Aws {
+            sdk,
+            bootstrap,
+            log_links,
+        } => {
             if *bootstrap {
                 config.kms_key_id = bootstrap::provision(sdk, &config).await?;
             }
-            App::on_aws_with(config, sdk).await?
+            let mut app = App::on_aws_with(config, sdk).await?;
+            if *log_links {
+                let inbox = sdk.endpoint_url().map_or_else(
+                    || "SES".to_owned(),
+                    |endpoint| format!("{endpoint}/moto-api/data.json (ses.Message)"),
+                );
+                app.mailer = Arc::new(LinkLoggingMailer {
+                    inner: app.mailer,
+                    inbox,
+                });
+            }
+            app
         }
     };
     let app = Arc::new(app);

@@ -55,6 +55,8 @@ async fn run() -> anyhow::Result<()> {
         Backend::Aws {
             sdk: Box::new(latchkey::adapters::aws::load_from_env().await),
             bootstrap: args.bootstrap,
+            // Bootstrapping means an emulator: print links as local mode does.
+            log_links: args.bootstrap,
         }
     } else {
         Backend::Local {

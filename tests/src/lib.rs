@@ -191,6 +191,8 @@ impl TestApp {
             backend: Backend::Aws {
                 sdk: Box::new(sdk),
                 bootstrap: true,
+                // As deployed: links are never logged.
+                log_links: false,
             },
             settings,
             read_env: false,
