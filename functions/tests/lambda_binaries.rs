@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine;
-use latchkey_tests::{FaultProxy, TestApp, policy_actions, template};
+use latchkey_tests::{FaultProxy, TestApp, jwt_part, policy_actions, template};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 
@@ -217,13 +217,7 @@ async fn every_route(app: &TestApp) {
     let access = pair["access_token"].as_str().unwrap().to_owned();
     let refresh = pair["refresh_token"].as_str().unwrap().to_owned();
     // The issuer is PublicBaseUrl as deployed, exactly.
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(access.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(claims["iss"], app.base_url.as_str());
+    assert_eq!(jwt_part(&access, 1)["iss"], app.base_url.as_str());
 
     let me = client
         .request(Method::GET, "/v1/users/me")
@@ -754,14 +748,8 @@ async fn a_key_rotation_through_the_template_keeps_old_tokens_until_the_old_key_
     assert_eq!(response.status(), 200, "{}", app.lambda_logs());
     let pair: Value = response.json().await.unwrap();
     let new_token = pair["access_token"].as_str().unwrap().to_owned();
-    let header: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(new_token.split('.').next().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
     assert_eq!(
-        header["kid"],
+        jwt_part(&new_token, 0)["kid"],
         kid(&new_key).as_str(),
         "signed by the new key"
     );

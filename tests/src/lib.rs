@@ -37,6 +37,19 @@ pub async fn within_one_window(window_seconds: u64, needed: Duration) {
     }
 }
 
+/// Part `index` of a compact JWS (0 header, 1 claims), decoded as JSON,
+/// without verifying anything: for tests that look inside tokens.
+pub fn jwt_part(token: &str, index: usize) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(index).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
 /// `template.yaml`, parsed (CloudFormation's short tags stay as tagged values).
 pub fn template() -> serde_norway::Value {
     let text = std::fs::read_to_string(workspace().join("template.yaml")).unwrap();

@@ -25,19 +25,10 @@ fn algorithm_of(name: &str) -> (SigningAlgorithm, jsonwebtoken::Algorithm) {
 async fn live_claims(app: &TestApp) -> AccessClaims {
     app.register_confirmed("keys@example.com", PASSWORD).await;
     let pair = app.login("keys@example.com", PASSWORD).await;
-    let payload = pair["access_token"]
-        .as_str()
-        .unwrap()
-        .split('.')
-        .nth(1)
-        .unwrap()
-        .to_owned();
-    use base64::Engine;
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
+    serde_json::from_value(latchkey_tests::jwt_part(
+        pair["access_token"].as_str().unwrap(),
+        1,
+    ))
     .unwrap()
 }
 

@@ -229,16 +229,7 @@ async fn token_info_describes_a_live_token_from_the_header_or_the_query() {
     let app = TestApp::embedded().await;
     let pair = signed_in(&app, "info@example.com").await;
     let access = text(&pair, "access_token");
-    let claims: Value = {
-        let payload = access.split('.').nth(1).unwrap();
-        use base64::Engine;
-        serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(payload)
-                .unwrap(),
-        )
-        .unwrap()
-    };
+    let claims = latchkey_tests::jwt_part(&access, 1);
     let from_header: Value = app.token_info(&access).await.json().await.unwrap();
     let from_query: Value = app
         .client

@@ -142,11 +142,21 @@ pub async fn admit(
 async fn reserve_both(app: &App, subject: &Subject) -> Result<u64, ThrottleError> {
     let settings = app.config.login_throttle;
     let wide = settings.account_failures_before_delay;
-    let stored = app.store.failure_streak(&subject.everywhere).await?;
-    next_attempt(settings, wide, stored, app.clock.now()).map_err(too_many)?;
-    let failures =
-        reserve_attempt(app, &subject.from_network, settings.failures_before_delay).await?;
-    reserve_attempt(app, &subject.everywhere, wide).await?;
+    // Both read at once; each is read again only after losing a race.
+    let (from_network, everywhere) = tokio::join!(
+        app.store.failure_streak(&subject.from_network),
+        app.store.failure_streak(&subject.everywhere),
+    );
+    let everywhere = everywhere?;
+    next_attempt(settings, wide, everywhere, app.clock.now()).map_err(too_many)?;
+    let failures = reserve_attempt(
+        app,
+        &subject.from_network,
+        settings.failures_before_delay,
+        from_network?,
+    )
+    .await?;
+    reserve_attempt(app, &subject.everywhere, wide, everywhere).await?;
     Ok(failures)
 }
 
@@ -159,13 +169,17 @@ fn too_many(retry_after_seconds: u64) -> ThrottleError {
 /// Writes the streak `key` with this attempt counted as failed, if its
 /// delay (after `free` failures) allows an attempt now; one conditional
 /// write on the streak it read, so of parallel attempts each is counted and
-/// none passes a delay that another's failure set. Returns the failures
-/// counted.
-async fn reserve_attempt(app: &App, key: &str, free: u64) -> Result<u64, ThrottleError> {
+/// none passes a delay that another's failure set. `stored` is the streak
+/// as last read. Returns the failures counted.
+async fn reserve_attempt(
+    app: &App,
+    key: &str,
+    free: u64,
+    mut stored: Option<FailureStreak>,
+) -> Result<u64, ThrottleError> {
     let settings = app.config.login_throttle;
     for _ in 0..RESERVATION_TRIES {
         let now = app.clock.now();
-        let stored = app.store.failure_streak(key).await?;
         let next = next_attempt(settings, free, stored, now).map_err(too_many)?;
         if app
             .store
@@ -174,6 +188,7 @@ async fn reserve_attempt(app: &App, key: &str, free: u64) -> Result<u64, Throttl
         {
             return Ok(next.failures);
         }
+        stored = app.store.failure_streak(key).await?;
     }
     // Others keep counting attempts on this subject right now: wait as if
     // throttled.
