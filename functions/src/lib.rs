@@ -12,13 +12,13 @@ use latchkey::http::{RequestMeta, finish};
 pub mod endpoints;
 pub mod routes;
 
-pub use routes::{Endpoint, ROUTES, Route, RouteMatch, match_route};
+pub use routes::{Endpoint, ROUTES, Route, RouteMatch, Uses, match_route};
 
 /// Serves one request: the same path for Lambda and for `local-api`.
 /// Always a response: errors become problem documents here.
 pub async fn handle(app: &App, endpoint: Endpoint, request: Request) -> Response<Body> {
     let meta = RequestMeta::of(&request);
-    let outcome = endpoints::call(endpoint, app, &meta, request).await;
+    let outcome = endpoint.call(app, &meta, request).await;
     finish(&app.config, &meta, outcome)
 }
 
@@ -41,8 +41,8 @@ async fn serve_lambda(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     let app = App::from_env().await.inspect_err(|error| {
         tracing::error!(endpoint = endpoint.name(), error = %error, "start-up failed");
     })?;
-    app.open_connections(endpoint.uses_store(), endpoint.sends_mail())
-        .await;
+    let uses = endpoint.uses();
+    app.open_connections(uses.store, uses.mail).await;
     lambda_http::run(service_fn(|request| {
         let app = &app;
         async move { Ok::<_, Infallible>(handle(app, endpoint, request).await) }

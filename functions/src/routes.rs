@@ -1,126 +1,136 @@
-//! The route table: the single list of endpoints. `template.yaml`, `events/`
+//! The endpoint table: the single declaration of endpoints and routes. `template.yaml`, `events/`
 //! and `local-api` follow it, and a test checks they agree.
 
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Endpoint {
-    Status,
-    Register,
-    Confirm,
-    ResendConfirmation,
-    EmailExists,
-    ForgotPassword,
-    ResetPassword,
-    Me,
-    UpdateMe,
-    ChangePassword,
-    AddAddress,
-    DeleteAddress,
-    GetUser,
-    AdminUpdateUser,
-    ConfirmationPage,
-    ResetPasswordPage,
-    PageAssets,
-    Login,
-    Refresh,
-    Logout,
-    TokenInfo,
-    ClientToken,
-    PublicKey,
-    Jwks,
-    OpenidConfiguration,
-}
+use lambda_http::{Body, Request, Response};
+use latchkey::App;
+use latchkey::http::{ApiError, RequestMeta};
 
-impl Endpoint {
-    pub const ALL: [Endpoint; 25] = [
-        Self::Status,
-        Self::Register,
-        Self::Confirm,
-        Self::ResendConfirmation,
-        Self::EmailExists,
-        Self::ForgotPassword,
-        Self::ResetPassword,
-        Self::Me,
-        Self::UpdateMe,
-        Self::ChangePassword,
-        Self::AddAddress,
-        Self::DeleteAddress,
-        Self::GetUser,
-        Self::AdminUpdateUser,
-        Self::ConfirmationPage,
-        Self::ResetPasswordPage,
-        Self::PageAssets,
-        Self::Login,
-        Self::Refresh,
-        Self::Logout,
-        Self::TokenInfo,
-        Self::ClientToken,
-        Self::PublicKey,
-        Self::Jwks,
-        Self::OpenidConfiguration,
-    ];
+use crate::endpoints::*;
 
-    /// The binary's name, and the function's in `template.yaml` (`<Name>Function`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Status => "status",
-            Self::Register => "register",
-            Self::Confirm => "confirm",
-            Self::ResendConfirmation => "resend-confirmation",
-            Self::EmailExists => "email-exists",
-            Self::ForgotPassword => "forgot-password",
-            Self::ResetPassword => "reset-password",
-            Self::Me => "me",
-            Self::UpdateMe => "update-me",
-            Self::ChangePassword => "change-password",
-            Self::AddAddress => "add-address",
-            Self::DeleteAddress => "delete-address",
-            Self::GetUser => "get-user",
-            Self::AdminUpdateUser => "admin-update-user",
-            Self::ConfirmationPage => "confirmation-page",
-            Self::ResetPasswordPage => "reset-password-page",
-            Self::PageAssets => "page-assets",
-            Self::Login => "login",
-            Self::Refresh => "refresh",
-            Self::Logout => "logout",
-            Self::TokenInfo => "token-info",
-            Self::ClientToken => "client-token",
-            Self::PublicKey => "public-key",
-            Self::Jwks => "jwks",
-            Self::OpenidConfiguration => "openid-configuration",
+/// Declares every endpoint once: its variant, its name (the binary's, and
+/// the template function's `<Name>Function`), the connections it opens at
+/// cold start, its handler and its routes. The enum, `ALL`, `name()`, the
+/// flags, `ROUTES` and the dispatch are all generated from this one table.
+macro_rules! endpoints {
+    ($(
+        $variant:ident = $name:literal, uses [$($port:ident),*], $handler:path,
+            routes [$($method:literal $path:literal),+ $(,)?];
+    )+) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Endpoint {
+            $($variant,)+
         }
-    }
+
+        impl Endpoint {
+            pub const ALL: &'static [Endpoint] = &[$(Self::$variant),+];
+
+            /// The binary's name, and the function's in `template.yaml` (`<Name>Function`).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)+
+                }
+            }
+
+            /// The connections the endpoint's function opens during init,
+            /// which are also what its template policy grants.
+            // An endpoint that uses everything spells every field out.
+            #[allow(clippy::needless_update)]
+            pub fn uses(self) -> Uses {
+                match self {
+                    $(Self::$variant => Uses { $($port: true,)* ..Uses::NOTHING },)+
+                }
+            }
+
+            /// Runs the endpoint's handler: every handler takes the same
+            /// three arguments, so this match is generated too.
+            pub(crate) async fn call(
+                self,
+                app: &App,
+                meta: &RequestMeta,
+                request: Request,
+            ) -> Result<Response<Body>, ApiError> {
+                match self {
+                    $(Self::$variant => $handler(app, meta, request).await,)+
+                }
+            }
+        }
+
+        pub const ROUTES: &[Route] = &[
+            $($(Route { method: $method, path: $path, endpoint: Endpoint::$variant },)+)+
+        ];
+    };
 }
 
-impl Endpoint {
-    /// Whether the endpoint reads or writes the table (its function opens
-    /// the DynamoDB connection during init, and its policy grants the table).
-    pub fn uses_store(self) -> bool {
-        !matches!(
-            self,
-            Self::Status
-                | Self::PublicKey
-                | Self::Jwks
-                | Self::OpenidConfiguration
-                | Self::PageAssets
-        )
-    }
+endpoints! {
+    Status = "status", uses [], status::handle,
+        routes ["GET" "/status"];
+    Register = "register", uses [store, mail], register::handle,
+        routes ["POST" "/v1/users"];
+    Confirm = "confirm", uses [store], confirm::handle,
+        routes ["GET" "/v1/users/confirm/{code}", "POST" "/v1/users/confirm"];
+    ResendConfirmation = "resend-confirmation", uses [store, mail], resend_confirmation::handle,
+        routes ["POST" "/v1/users/confirm/resend"];
+    EmailExists = "email-exists", uses [store], email_exists::handle,
+        routes ["GET" "/v1/users/exists"];
+    ForgotPassword = "forgot-password", uses [store, mail], password_reset::forgot,
+        routes ["POST" "/v1/password/forgot"];
+    ResetPassword = "reset-password", uses [store, mail], password_reset::reset,
+        routes ["POST" "/v1/password/reset"];
+    Me = "me", uses [store], me::get,
+        routes ["GET" "/v1/users/me"];
+    UpdateMe = "update-me", uses [store], me::patch,
+        routes ["PATCH" "/v1/users/me"];
+    ChangePassword = "change-password", uses [store, mail], me::password,
+        routes ["POST" "/v1/users/me/password"];
+    AddAddress = "add-address", uses [store], addresses::add,
+        routes ["POST" "/v1/users/me/addresses"];
+    DeleteAddress = "delete-address", uses [store], addresses::delete,
+        routes ["DELETE" "/v1/users/me/addresses/{address_id}"];
+    GetUser = "get-user", uses [store], users::get,
+        routes ["GET" "/v1/users/{id}"];
+    AdminUpdateUser = "admin-update-user", uses [store], users::admin_patch,
+        routes ["PATCH" "/v1/admin/users/{id}"];
+    ConfirmationPage = "confirmation-page", uses [store, mail], pages::confirmation,
+        routes ["GET" "/pages/confirmation", "POST" "/pages/confirmation"];
+    ResetPasswordPage = "reset-password-page", uses [store, mail], pages::reset,
+        routes ["GET" "/pages/reset-password", "POST" "/pages/reset-password"];
+    PageAssets = "page-assets", uses [], pages::asset,
+        routes ["GET" "/pages/assets/{file}"];
+    Login = "login", uses [store], login::handle,
+        routes ["POST" "/v1/auth/login"];
+    Refresh = "refresh", uses [store], refresh::handle,
+        routes ["POST" "/v1/auth/refresh"];
+    Logout = "logout", uses [store], logout::handle,
+        routes ["POST" "/v1/auth/logout"];
+    TokenInfo = "token-info", uses [store], token_info::handle,
+        routes ["GET" "/v1/auth/token-info"];
+    ClientToken = "client-token", uses [store], client_token::handle,
+        routes ["POST" "/v1/auth/token"];
+    PublicKey = "public-key", uses [], keys::public_key,
+        routes ["GET" "/v1/auth/public-key"];
+    Jwks = "jwks", uses [], keys::jwks,
+        routes ["GET" "/.well-known/jwks.json"];
+    OpenidConfiguration = "openid-configuration", uses [], keys::openid_configuration,
+        routes ["GET" "/.well-known/openid-configuration"];
+}
 
-    /// Whether the endpoint sends email (its function opens the SES
-    /// connection during init, and its policy grants sending).
-    pub fn sends_mail(self) -> bool {
-        matches!(
-            self,
-            Self::Register
-                | Self::ResendConfirmation
-                | Self::ForgotPassword
-                | Self::ResetPassword
-                | Self::ChangePassword
-                | Self::ConfirmationPage
-                | Self::ResetPasswordPage
-        )
-    }
+/// The connections an endpoint opens during init (DNS, TCP and TLS paid
+/// in the cold start rather than by its first request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uses {
+    /// The table: its function also holds table permissions.
+    pub store: bool,
+    /// SES: its function also holds the sending permission.
+    pub mail: bool,
+}
+
+impl Uses {
+    const NOTHING: Uses = Uses {
+        store: false,
+        mail: false,
+    };
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,57 +147,6 @@ impl Route {
         format!("{} {}", self.method, self.path)
     }
 }
-
-const fn route(method: &'static str, path: &'static str, endpoint: Endpoint) -> Route {
-    Route {
-        method,
-        path,
-        endpoint,
-    }
-}
-
-pub const ROUTES: &[Route] = &[
-    route("GET", "/status", Endpoint::Status),
-    route("POST", "/v1/users", Endpoint::Register),
-    route("GET", "/v1/users/confirm/{code}", Endpoint::Confirm),
-    route("POST", "/v1/users/confirm", Endpoint::Confirm),
-    route(
-        "POST",
-        "/v1/users/confirm/resend",
-        Endpoint::ResendConfirmation,
-    ),
-    route("GET", "/v1/users/exists", Endpoint::EmailExists),
-    route("POST", "/v1/password/forgot", Endpoint::ForgotPassword),
-    route("POST", "/v1/password/reset", Endpoint::ResetPassword),
-    route("GET", "/v1/users/me", Endpoint::Me),
-    route("PATCH", "/v1/users/me", Endpoint::UpdateMe),
-    route("POST", "/v1/users/me/password", Endpoint::ChangePassword),
-    route("POST", "/v1/users/me/addresses", Endpoint::AddAddress),
-    route(
-        "DELETE",
-        "/v1/users/me/addresses/{address_id}",
-        Endpoint::DeleteAddress,
-    ),
-    route("GET", "/v1/users/{id}", Endpoint::GetUser),
-    route("PATCH", "/v1/admin/users/{id}", Endpoint::AdminUpdateUser),
-    route("GET", "/pages/confirmation", Endpoint::ConfirmationPage),
-    route("POST", "/pages/confirmation", Endpoint::ConfirmationPage),
-    route("GET", "/pages/reset-password", Endpoint::ResetPasswordPage),
-    route("POST", "/pages/reset-password", Endpoint::ResetPasswordPage),
-    route("GET", "/pages/assets/{file}", Endpoint::PageAssets),
-    route("POST", "/v1/auth/login", Endpoint::Login),
-    route("POST", "/v1/auth/refresh", Endpoint::Refresh),
-    route("POST", "/v1/auth/logout", Endpoint::Logout),
-    route("GET", "/v1/auth/token-info", Endpoint::TokenInfo),
-    route("POST", "/v1/auth/token", Endpoint::ClientToken),
-    route("GET", "/v1/auth/public-key", Endpoint::PublicKey),
-    route("GET", "/.well-known/jwks.json", Endpoint::Jwks),
-    route(
-        "GET",
-        "/.well-known/openid-configuration",
-        Endpoint::OpenidConfiguration,
-    ),
-];
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum RouteMatch {
@@ -316,12 +275,13 @@ mod tests {
     }
 
     #[test]
-    fn every_endpoint_has_a_route() {
-        for endpoint in Endpoint::ALL {
-            assert!(
-                ROUTES.iter().any(|route| route.endpoint == endpoint),
-                "{endpoint:?}"
-            );
-        }
+    fn names_are_distinct_and_every_route_is_unique() {
+        let names: std::collections::HashSet<_> = Endpoint::ALL
+            .iter()
+            .map(|endpoint| endpoint.name())
+            .collect();
+        assert_eq!(names.len(), Endpoint::ALL.len());
+        let keys: std::collections::HashSet<_> = ROUTES.iter().map(Route::key).collect();
+        assert_eq!(keys.len(), ROUTES.len());
     }
 }

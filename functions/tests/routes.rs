@@ -110,7 +110,8 @@ fn the_template_has_one_function_per_endpoint_with_exactly_its_routes() {
         );
         assert_eq!(logical_id, format!("{}Function", pascal(binary)));
         let endpoint = Endpoint::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|endpoint| endpoint.name() == binary);
         let endpoint = endpoint
             .unwrap_or_else(|| panic!("{logical_id} builds {binary}, which is no endpoint"));
@@ -119,13 +120,13 @@ fn the_template_has_one_function_per_endpoint_with_exactly_its_routes() {
         let grants = |action: &str| actions.iter().any(|granted| granted == action);
         assert_eq!(
             grants("ses:SendEmail") && grants("ses:GetAccount"),
-            endpoint.sends_mail(),
-            "{logical_id}: mail permissions and Endpoint::sends_mail disagree"
+            endpoint.uses().mail,
+            "{logical_id}: mail permissions and the endpoint table's `uses [mail]` disagree"
         );
         assert_eq!(
             grants("dynamodb:GetItem"),
-            endpoint.uses_store(),
-            "{logical_id}: table permissions and Endpoint::uses_store disagree"
+            endpoint.uses().store,
+            "{logical_id}: table permissions and the endpoint table's `uses [store]` disagree"
         );
         for (_, event) in resource["Properties"]["Events"].as_mapping().unwrap() {
             assert_eq!(event["Type"], "HttpApi");
@@ -253,9 +254,9 @@ fn openapi_yaml_lists_every_problem_code_and_field_code() {
             .map(|value| value.as_str().unwrap().to_owned())
             .collect()
     };
-    let codes: BTreeSet<String> = latchkey::http::ApiError::CODES
+    let codes: BTreeSet<String> = latchkey::http::ErrorCode::ALL
         .iter()
-        .map(|code| (*code).to_owned())
+        .map(|code| code.as_str().to_owned())
         .collect();
     assert_eq!(listed(&problem["code"]["enum"]), codes);
     let field_codes: BTreeSet<String> = latchkey::http::FieldCode::ALL

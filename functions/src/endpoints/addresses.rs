@@ -4,12 +4,18 @@ use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use latchkey::App;
 use latchkey::domain::{AddressId, AddressValue, AddressValueError, PersonName};
+use latchkey::http::RequestMeta;
 use latchkey::http::auth::require_user;
+use latchkey::http::no_content;
 use latchkey::http::{ApiError, FieldCode, FieldError, Validator, json_response, parse_fields};
 use latchkey::services::profile::{add_address, delete_address};
 use serde_json::json;
 
-pub async fn add(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+pub async fn add(
+    app: &App,
+    _meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let caller = require_user(app, &request).await?;
     let fields = parse_fields(&request)?;
     let mut check = Validator::default();
@@ -45,7 +51,11 @@ pub async fn add(app: &App, request: Request) -> Result<Response<Body>, ApiError
 
 /// `204`, or `404 address_not_found` for an unknown id or another
 /// account's address.
-pub async fn delete(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+pub async fn delete(
+    app: &App,
+    _meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let caller = require_user(app, &request).await?;
     let id = request
         .path_parameters_ref()
@@ -53,8 +63,5 @@ pub async fn delete(app: &App, request: Request) -> Result<Response<Body>, ApiEr
         .and_then(AddressId::parse)
         .ok_or(ApiError::AddressNotFound)?;
     delete_address(app, &caller, id).await?;
-    Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .body(Body::Empty)
-        .map_err(|error| ApiError::Internal(Box::new(error)))
+    no_content()
 }

@@ -4,13 +4,18 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use latchkey::App;
+use latchkey::http::RequestMeta;
 use latchkey::http::auth::basic_credentials;
 use latchkey::http::body::FieldValue;
 use latchkey::http::{ApiError, json_response, parse_fields};
 use latchkey::services::clients::client_token;
 use serde_json::json;
 
-pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle(
+    app: &App,
+    _meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let fields = parse_fields(&request)?;
     let text = |name: &str| match fields.text(name) {
         FieldValue::Text(text) => Some(text.trim().to_owned()),

@@ -6,11 +6,16 @@ use http::StatusCode;
 use http::header::LOCATION;
 use lambda_http::{Body, Request, RequestExt, Response};
 use latchkey::App;
+use latchkey::http::RequestMeta;
 use latchkey::http::{ApiError, FieldCode, Validator, json_response, parse_fields};
 use latchkey::services::confirm::{ConfirmError, Confirmed, confirm_email};
 use serde_json::json;
 
-pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle(
+    app: &App,
+    _meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     if request.method() == http::Method::GET {
         let code = request
             .path_parameters()

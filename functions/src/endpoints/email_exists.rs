@@ -3,11 +3,10 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use latchkey::App;
+use latchkey::http::forms;
 use latchkey::http::{ApiError, FieldCode, FieldError, RequestMeta, json_response};
 use latchkey::services::exists::email_exists;
 use serde_json::json;
-
-use super::register::parse_email;
 
 pub async fn handle(
     app: &App,
@@ -17,7 +16,7 @@ pub async fn handle(
     let query = request.query_string_parameters();
     let email = match query.first("email").map(str::trim) {
         None | Some("") => Err(FieldError::new("email", FieldCode::Required)),
-        Some(text) => parse_email(text),
+        Some(text) => forms::email(text),
     }
     .map_err(|error| ApiError::Validation(vec![error]))?;
     let exists = email_exists(app, &meta.client_ip, &email).await?;

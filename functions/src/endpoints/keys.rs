@@ -4,9 +4,11 @@
 
 use http::StatusCode;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use lambda_http::Request;
 use lambda_http::{Body, Response};
 use latchkey::App;
 use latchkey::http::ApiError;
+use latchkey::http::RequestMeta;
 use serde_json::json;
 
 /// Keys change only with a deployment; a few minutes of caching keeps
@@ -22,14 +24,22 @@ fn public(content_type: &str, body: String) -> Result<Response<Body>, ApiError> 
         .map_err(|error| ApiError::Internal(Box::new(error)))
 }
 
-pub fn public_key(app: &App) -> Result<Response<Body>, ApiError> {
+pub async fn public_key(
+    app: &App,
+    _meta: &RequestMeta,
+    _request: Request,
+) -> Result<Response<Body>, ApiError> {
     public(
         "application/x-pem-file",
         app.signer.public_key_pem().to_owned(),
     )
 }
 
-pub fn jwks(app: &App) -> Result<Response<Body>, ApiError> {
+pub async fn jwks(
+    app: &App,
+    _meta: &RequestMeta,
+    _request: Request,
+) -> Result<Response<Body>, ApiError> {
     let keys = app
         .public_keys
         .iter()
@@ -39,7 +49,11 @@ pub fn jwks(app: &App) -> Result<Response<Body>, ApiError> {
     public("application/json", json!({ "keys": keys }).to_string())
 }
 
-pub fn openid_configuration(app: &App) -> Result<Response<Body>, ApiError> {
+pub async fn openid_configuration(
+    app: &App,
+    _meta: &RequestMeta,
+    _request: Request,
+) -> Result<Response<Body>, ApiError> {
     let base = app.config.public_base_url.as_str().trim_end_matches('/');
     let document = json!({
         "issuer": app.config.token_issuer,

@@ -1,15 +1,20 @@
 //! `POST /v1/auth/logout`: ends the session of the bearer token and/or of
 //! `refresh_token`; `all: true` ends every session of the user.
 
-use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use latchkey::App;
+use latchkey::http::RequestMeta;
 use latchkey::http::auth::{TokenSource, optional_user};
 use latchkey::http::body::FieldValue;
+use latchkey::http::no_content;
 use latchkey::http::{ApiError, Validator, parse_fields};
 use latchkey::services::sessions::{Logout, logout};
 
-pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle(
+    app: &App,
+    _meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let fields = parse_fields(&request)?;
     let mut check = Validator::default();
     let all = check
@@ -34,8 +39,5 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiEr
         },
     )
     .await?;
-    Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .body(Body::Empty)
-        .map_err(|error| ApiError::Internal(Box::new(error)))
+    no_content()
 }

@@ -7,6 +7,7 @@ use latchkey::App;
 use latchkey::domain::{AttributePatch, Locale, Login, Password, PersonName};
 use latchkey::http::auth::require_user;
 use latchkey::http::body::{FieldValue, Fields};
+use latchkey::http::no_content;
 use latchkey::http::views::UserView;
 use latchkey::http::{
     ApiError, FieldCode, FieldError, RequestMeta, Validator, json_response, parse_fields,
@@ -14,13 +15,21 @@ use latchkey::http::{
 use latchkey::services::profile::{ProfilePatch, change_password, me, update_me};
 use serde_json::json;
 
-pub async fn get(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+pub async fn get(
+    app: &App,
+    _meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let caller = require_user(app, &request).await?;
     let user = me(app, &caller).await?;
     json_response(StatusCode::OK, &json!({ "user": UserView::from(&user) }))
 }
 
-pub async fn patch(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+pub async fn patch(
+    app: &App,
+    _meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let caller = require_user(app, &request).await?;
     let fields = parse_fields(&request)?;
     let patch = parse_patch(app, &fields)?;
@@ -81,16 +90,9 @@ fn parse_patch(app: &App, fields: &Fields) -> Result<ProfilePatch, ApiError> {
     let profile_is_public = check.check(fields.boolean("profile_is_public")).flatten();
     let attributes = match fields.value("attributes") {
         None => None,
-        Some(value) => match AttributePatch::parse(value, &app.config.profile_attributes) {
-            Ok(patch) => Some(patch),
-            Err(errors) => {
-                errors
-                    .into_iter()
-                    .map(FieldError::attribute)
-                    .for_each(|error| check.push(error));
-                None
-            }
-        },
+        Some(value) => {
+            check.attributes(AttributePatch::parse(value, &app.config.profile_attributes))
+        }
     };
     check.finish()?;
     Ok(ProfilePatch {
@@ -129,18 +131,12 @@ pub async fn password(
         FieldCode::InvalidValue,
         |text| Ok(text.to_owned()),
     );
-    match (fields.text("new_password_confirmation"), &new_password) {
-        (FieldValue::Absent, _) | (_, None) => {}
-        (FieldValue::Text(confirmation), Some(password)) if confirmation == password => {}
-        _ => check.push(FieldError::new(
-            "new_password_confirmation",
-            FieldCode::PasswordMismatch,
-        )),
-    }
+    check.confirmation(
+        &fields,
+        "new_password_confirmation",
+        new_password.as_deref(),
+    );
     let (current, new_password) = check.finish_with(|| Some((current?, new_password?)))?;
     change_password(app, &caller, &meta.client_ip, current, &new_password).await?;
-    Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .body(Body::Empty)
-        .map_err(|error| ApiError::Internal(Box::new(error)))
+    no_content()
 }

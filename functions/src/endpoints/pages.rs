@@ -14,14 +14,12 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use latchkey::App;
 use latchkey::domain::Locale;
 use latchkey::http::body::{FieldValue, Fields};
+use latchkey::http::forms;
 use latchkey::http::{ApiError, RequestMeta, i18n, parse_fields};
 use latchkey::services::resend::resend_confirmation;
 use latchkey::services::reset::reset_password;
 use minijinja::{Environment, context};
 use serde::Serialize;
-
-use super::password_reset::parse_reset;
-use super::register::parse_email;
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut environment = Environment::new();
@@ -202,7 +200,7 @@ pub async fn confirmation(
         FieldValue::Text(text) => text.trim().to_owned(),
         _ => String::new(),
     };
-    let email = match parse_email(&typed) {
+    let email = match forms::email(&typed) {
         Ok(email) => email,
         Err(error) => {
             let message = i18n::field_message(error.code, None, locale);
@@ -270,7 +268,7 @@ pub async fn reset(
         FieldValue::Text(text) => text.trim().to_owned(),
         _ => String::new(),
     };
-    let outcome = match parse_reset(&fields) {
+    let outcome = match forms::reset(&fields) {
         Ok((token, password)) => reset_password(app, &token, &password)
             .await
             .map_err(ApiError::from),
@@ -310,7 +308,11 @@ pub async fn reset(
 }
 
 /// `GET /pages/assets/{file}`: the pages' stylesheet and script.
-pub fn asset(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn asset(
+    app: &App,
+    _meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     ensure_enabled(app)?;
     let file = request
         .path_parameters_ref()

@@ -4,10 +4,8 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use latchkey::App;
-use latchkey::http::body::{FieldValue, Fields};
-use latchkey::http::{
-    ApiError, FieldCode, FieldError, RequestMeta, Validator, json_response, parse_fields,
-};
+use latchkey::http::forms;
+use latchkey::http::{ApiError, FieldCode, RequestMeta, Validator, json_response, parse_fields};
 use latchkey::services::reset::{forgot_password, reset_password};
 use serde_json::json;
 
@@ -31,38 +29,13 @@ pub async fn forgot(
     json_response(StatusCode::ACCEPTED, &json!({ "email": identifier }))
 }
 
-pub async fn reset(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+pub async fn reset(
+    app: &App,
+    _meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let fields = parse_fields(&request)?;
-    let (token, password) = parse_reset(&fields)?;
+    let (token, password) = forms::reset(&fields)?;
     let user_id = reset_password(app, &token, &password).await?;
     json_response(StatusCode::OK, &json!({ "user_id": user_id.to_string() }))
-}
-
-/// `token`, `password` and a matching `password_confirmation`; the reset
-/// page posts the same fields.
-pub fn parse_reset(fields: &Fields) -> Result<(String, String), ApiError> {
-    let mut check = Validator::default();
-    let token = check.required(
-        "token",
-        fields.text("token"),
-        FieldCode::InvalidValue,
-        |text| Ok(text.trim().to_owned()),
-    );
-    // The policy check needs the account's email and login, so it runs in
-    // the service once the token has named the account.
-    let password = check.required(
-        "password",
-        fields.text("password"),
-        FieldCode::InvalidValue,
-        |text| Ok(text.to_owned()),
-    );
-    match (fields.text("password_confirmation"), &password) {
-        (FieldValue::Absent, _) | (_, None) => {}
-        (FieldValue::Text(confirmation), Some(password)) if confirmation == password => {}
-        _ => check.push(FieldError::new(
-            "password_confirmation",
-            FieldCode::PasswordMismatch,
-        )),
-    }
-    check.finish_with(|| Some((token?, password?)))
 }

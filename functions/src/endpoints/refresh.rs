@@ -3,11 +3,16 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use latchkey::App;
+use latchkey::http::RequestMeta;
 use latchkey::http::views::TokenPairView;
 use latchkey::http::{ApiError, FieldCode, Validator, json_response, parse_fields};
 use latchkey::services::sessions::refresh;
 
-pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle(
+    app: &App,
+    _meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let fields = parse_fields(&request)?;
     let mut check = Validator::default();
     let token = check.required(

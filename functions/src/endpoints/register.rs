@@ -4,8 +4,9 @@ use http::StatusCode;
 use http::header::LOCATION;
 use lambda_http::{Body, Request, Response};
 use latchkey::App;
-use latchkey::domain::{Attributes, Email, EmailError, Locale, Login, Password, PersonName};
+use latchkey::domain::{Attributes, Locale, Login, Password, PersonName};
 use latchkey::http::body::FieldValue;
+use latchkey::http::forms;
 use latchkey::http::views::UserView;
 use latchkey::http::{
     ApiError, FieldCode, FieldError, Fields, RequestMeta, Validator, json_response, parse_fields,
@@ -45,7 +46,7 @@ fn parse_registration(
         "email",
         fields.text("email"),
         FieldCode::InvalidEmail,
-        parse_new_email,
+        forms::new_email,
     );
     let login = check.optional(
         "login",
@@ -86,17 +87,10 @@ fn parse_registration(
         .check(fields.boolean("profile_is_public"))
         .flatten()
         .unwrap_or(false);
-    let attributes =
-        match Attributes::parse(fields.value("attributes"), &app.config.profile_attributes) {
-            Ok(attributes) => Some(attributes),
-            Err(errors) => {
-                errors
-                    .into_iter()
-                    .map(FieldError::attribute)
-                    .for_each(|error| check.push(error));
-                None
-            }
-        };
+    let attributes = check.attributes(Attributes::parse(
+        fields.value("attributes"),
+        &app.config.profile_attributes,
+    ));
 
     // The password must differ from the email and login as typed, valid or not.
     let identifiers: Vec<&str> = ["email", "login"]
@@ -120,14 +114,7 @@ fn parse_registration(
                 .map_err(|error| FieldError::password("password", error))
         },
     );
-    match (fields.text("password_confirmation"), raw_password) {
-        (FieldValue::Text(confirmation), Some(password)) if confirmation == password => {}
-        (FieldValue::Absent, _) => {}
-        _ => check.push(FieldError::new(
-            "password_confirmation",
-            FieldCode::PasswordMismatch,
-        )),
-    }
+    check.confirmation(fields, "password_confirmation", raw_password);
 
     check.finish_with(|| {
         Some(Registration {
@@ -141,22 +128,4 @@ fn parse_registration(
             attributes: attributes?,
         })
     })
-}
-
-pub fn parse_email(text: &str) -> Result<Email, FieldError> {
-    Email::parse(text).map_err(email_error)
-}
-
-/// A new account's address: lookalike local parts are refused too.
-fn parse_new_email(text: &str) -> Result<Email, FieldError> {
-    Email::parse_new(text).map_err(email_error)
-}
-
-fn email_error(error: EmailError) -> FieldError {
-    let code = match error {
-        EmailError::Empty => FieldCode::Required,
-        EmailError::TooLong => FieldCode::TooLong,
-        EmailError::Invalid | EmailError::Lookalike => FieldCode::InvalidEmail,
-    };
-    FieldError::new("email", code)
 }

@@ -4,11 +4,10 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use latchkey::App;
+use latchkey::http::forms;
 use latchkey::http::{ApiError, FieldCode, RequestMeta, Validator, json_response, parse_fields};
 use latchkey::services::resend::resend_confirmation;
 use serde_json::json;
-
-use super::register::parse_email;
 
 pub async fn handle(
     app: &App,
@@ -21,7 +20,7 @@ pub async fn handle(
         "email",
         fields.text("email"),
         FieldCode::InvalidEmail,
-        |text| parse_email(text.trim()),
+        |text| forms::email(text.trim()),
     );
     let email = check.finish_with(|| email)?;
     resend_confirmation(app, &meta.client_ip, &email).await?;

@@ -1,7 +1,10 @@
 //! `GET /status`: liveness, version and the commit it was built from.
 
 use http::StatusCode;
+use lambda_http::Request;
 use lambda_http::{Body, Response};
+use latchkey::App;
+use latchkey::http::RequestMeta;
 use latchkey::http::{ApiError, json_response};
 use serde_json::json;
 
@@ -11,7 +14,11 @@ const COMMIT: &str = match option_env!("LATCHKEY_COMMIT") {
     None => "unknown",
 };
 
-pub fn handle() -> Result<Response<Body>, ApiError> {
+pub async fn handle(
+    _app: &App,
+    _meta: &RequestMeta,
+    _request: Request,
+) -> Result<Response<Body>, ApiError> {
     json_response(
         StatusCode::OK,
         &json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION"), "commit": COMMIT }),

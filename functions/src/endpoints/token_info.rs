@@ -3,11 +3,16 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use latchkey::App;
+use latchkey::http::RequestMeta;
 use latchkey::http::auth::{Caller, TokenSource, require_caller};
 use latchkey::http::{ApiError, json_response};
 use serde_json::json;
 
-pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+pub async fn handle(
+    app: &App,
+    _meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let now = app.clock.now().unix_timestamp();
     let body = match require_caller(app, &request, TokenSource::HeaderOrQuery).await? {
         Caller::User(user) => json!({

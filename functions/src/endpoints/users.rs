@@ -5,6 +5,7 @@ use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use latchkey::App;
 use latchkey::domain::{AccountStatus, MAX_ROLES, Role, UserId};
+use latchkey::http::RequestMeta;
 use latchkey::http::auth::{TokenSource, optional_user, require_user};
 use latchkey::http::views::{UserView, user_for};
 use latchkey::http::{ApiError, FieldCode, FieldError, Validator, json_response, parse_fields};
@@ -19,7 +20,11 @@ fn user_id(request: &Request) -> Result<UserId, ApiError> {
         .ok_or(ApiError::UserNotFound)
 }
 
-pub async fn get(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+pub async fn get(
+    app: &App,
+    _meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let caller = optional_user(app, &request, TokenSource::Header).await?;
     let id = user_id(&request)?;
     let (user, viewer) = view_user(app, caller.as_ref(), id).await?;
@@ -29,7 +34,11 @@ pub async fn get(app: &App, request: Request) -> Result<Response<Body>, ApiError
     )
 }
 
-pub async fn admin_patch(app: &App, request: Request) -> Result<Response<Body>, ApiError> {
+pub async fn admin_patch(
+    app: &App,
+    _meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
     let caller = require_user(app, &request).await?;
     let id = user_id(&request)?;
     let fields = parse_fields(&request)?;

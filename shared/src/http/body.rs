@@ -6,6 +6,7 @@ use http::header::CONTENT_TYPE;
 use lambda_http::Request;
 use serde_json::{Map, Value};
 
+use crate::domain::AttributeError;
 use crate::http::{ApiError, FieldCode, FieldError};
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -177,6 +178,28 @@ impl Validator {
 
     pub fn check<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
         result.map_err(|error| self.push(error)).ok()
+    }
+
+    /// A parsed attributes object, or each attribute's error recorded.
+    pub fn attributes<T>(&mut self, result: Result<T, Vec<AttributeError>>) -> Option<T> {
+        result
+            .map_err(|errors| {
+                errors
+                    .into_iter()
+                    .for_each(|error| self.push(FieldError::attribute(error)))
+            })
+            .ok()
+    }
+
+    /// The confirmation field `field`, when sent, must repeat `password`
+    /// exactly. Nothing is reported when the password itself is missing:
+    /// its own error says so.
+    pub fn confirmation(&mut self, fields: &Fields, field: &str, password: Option<&str>) {
+        match (fields.text(field), password) {
+            (FieldValue::Absent, _) | (_, None) => {}
+            (FieldValue::Text(confirmation), Some(password)) if confirmation == password => {}
+            _ => self.push(FieldError::new(field, FieldCode::PasswordMismatch)),
+        }
     }
 
     pub fn push(&mut self, error: FieldError) {

@@ -18,63 +18,100 @@ use crate::services::reset::ResetError;
 use crate::services::sessions::SessionError;
 use crate::tokens::IssueError;
 
-/// Codes inside `validation_failed`, one per invalid field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldCode {
-    Required,
-    InvalidEmail,
-    PasswordTooShort,
-    PasswordTooLong,
-    PasswordTooCommon,
-    PasswordMismatch,
-    InvalidLogin,
-    InvalidFirstName,
-    InvalidLastName,
-    InvalidLocale,
-    InvalidAttribute,
-    TooLong,
-    /// A list with more entries than allowed (addresses, roles).
-    TooMany,
-    /// A value of the wrong type or content where no specific code applies
-    /// (a flag that is not a boolean).
-    InvalidValue,
+/// Declares a fieldless enum of codes once: the variants, `ALL` and each
+/// variant's wire string (and, for problem codes, its status) come from the
+/// same line, so no list of codes can fall out of step with the enum.
+macro_rules! codes {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$variant_meta:meta])* $variant:ident = $code:literal $(, $status:ident)? ; )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $( $(#[$variant_meta])* $variant, )+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$(Self::$variant),+];
+
+            /// The stable string clients match on.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code,)+
+                }
+            }
+        }
+
+        codes!(@status $name $( $variant $($status)? ; )+);
+    };
+    (@status $name:ident $( $variant:ident ; )+) => {};
+    (@status $name:ident $( $variant:ident $status:ident ; )+) => {
+        impl $name {
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(Self::$variant => StatusCode::$status,)+
+                }
+            }
+        }
+    };
 }
 
-impl FieldCode {
-    pub const ALL: [FieldCode; 14] = [
-        Self::Required,
-        Self::InvalidEmail,
-        Self::PasswordTooShort,
-        Self::PasswordTooLong,
-        Self::PasswordTooCommon,
-        Self::PasswordMismatch,
-        Self::InvalidLogin,
-        Self::InvalidFirstName,
-        Self::InvalidLastName,
-        Self::InvalidLocale,
-        Self::InvalidAttribute,
-        Self::TooLong,
-        Self::TooMany,
-        Self::InvalidValue,
-    ];
+codes! {
+    /// Codes inside `validation_failed`, one per invalid field.
+    pub enum FieldCode {
+        Required = "required";
+        InvalidEmail = "invalid_email";
+        PasswordTooShort = "password_too_short";
+        PasswordTooLong = "password_too_long";
+        PasswordTooCommon = "password_too_common";
+        PasswordMismatch = "password_mismatch";
+        InvalidLogin = "invalid_login";
+        InvalidFirstName = "invalid_first_name";
+        InvalidLastName = "invalid_last_name";
+        InvalidLocale = "invalid_locale";
+        InvalidAttribute = "invalid_attribute";
+        TooLong = "too_long";
+        /// A list with more entries than allowed (addresses, roles).
+        TooMany = "too_many";
+        /// A value of the wrong type or content where no specific code applies
+        /// (a flag that is not a boolean).
+        InvalidValue = "invalid_value";
+    }
+}
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Required => "required",
-            Self::InvalidEmail => "invalid_email",
-            Self::PasswordTooShort => "password_too_short",
-            Self::PasswordTooLong => "password_too_long",
-            Self::PasswordTooCommon => "password_too_common",
-            Self::PasswordMismatch => "password_mismatch",
-            Self::InvalidLogin => "invalid_login",
-            Self::InvalidFirstName => "invalid_first_name",
-            Self::InvalidLastName => "invalid_last_name",
-            Self::InvalidLocale => "invalid_locale",
-            Self::InvalidAttribute => "invalid_attribute",
-            Self::TooLong => "too_long",
-            Self::TooMany => "too_many",
-            Self::InvalidValue => "invalid_value",
-        }
+codes! {
+    /// Every problem a response can carry: its `code` and HTTP status. The
+    /// message catalogue (`i18n`) matches on it exhaustively, so a new code
+    /// does not compile until it has its texts in every locale.
+    pub enum ErrorCode {
+        ValidationFailed = "validation_failed", BAD_REQUEST;
+        MalformedBody = "malformed_body", BAD_REQUEST;
+        UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE;
+        PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE;
+        EmailTaken = "email_taken", CONFLICT;
+        LoginTaken = "login_taken", CONFLICT;
+        InvalidConfirmationCode = "invalid_confirmation_code", BAD_REQUEST;
+        InvalidResetToken = "invalid_reset_token", BAD_REQUEST;
+        InvalidCredentials = "invalid_credentials", UNAUTHORIZED;
+        Forbidden = "forbidden", FORBIDDEN;
+        UserNotFound = "user_not_found", NOT_FOUND;
+        AddressExists = "address_exists", CONFLICT;
+        AddressNotFound = "address_not_found", NOT_FOUND;
+        EmailNotConfirmed = "email_not_confirmed", FORBIDDEN;
+        AccountDisabled = "account_disabled", FORBIDDEN;
+        InvalidToken = "invalid_token", UNAUTHORIZED;
+        InvalidClient = "invalid_client", UNAUTHORIZED;
+        UnsupportedGrantType = "unsupported_grant_type", BAD_REQUEST;
+        InvalidScope = "invalid_scope", BAD_REQUEST;
+        NotFound = "not_found", NOT_FOUND;
+        MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED;
+        RateLimited = "rate_limited", TOO_MANY_REQUESTS;
+        TooManyAttempts = "too_many_attempts", TOO_MANY_REQUESTS;
+        ServiceUnavailable = "service_unavailable", SERVICE_UNAVAILABLE;
+        InternalError = "internal_error", INTERNAL_SERVER_ERROR;
     }
 }
 
@@ -193,90 +230,43 @@ pub enum ApiError {
 pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 1;
 
 impl ApiError {
-    /// Every code, for the message catalogue's completeness test.
-    pub const CODES: [&'static str; 25] = [
-        "validation_failed",
-        "malformed_body",
-        "unsupported_media_type",
-        "payload_too_large",
-        "email_taken",
-        "login_taken",
-        "invalid_confirmation_code",
-        "invalid_reset_token",
-        "invalid_credentials",
-        "forbidden",
-        "user_not_found",
-        "address_exists",
-        "address_not_found",
-        "email_not_confirmed",
-        "account_disabled",
-        "invalid_token",
-        "invalid_client",
-        "unsupported_grant_type",
-        "invalid_scope",
-        "not_found",
-        "method_not_allowed",
-        "rate_limited",
-        "too_many_attempts",
-        "service_unavailable",
-        "internal_error",
-    ];
-
-    pub fn code(&self) -> &'static str {
+    /// What went wrong, as the code a client sees.
+    pub fn kind(&self) -> ErrorCode {
         match self {
-            Self::Validation(_) => "validation_failed",
-            Self::MalformedBody => "malformed_body",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::EmailTaken => "email_taken",
-            Self::LoginTaken => "login_taken",
-            Self::InvalidConfirmationCode => "invalid_confirmation_code",
-            Self::InvalidResetToken => "invalid_reset_token",
-            Self::InvalidCredentials => "invalid_credentials",
-            Self::Forbidden => "forbidden",
-            Self::UserNotFound => "user_not_found",
-            Self::AddressExists => "address_exists",
-            Self::AddressNotFound => "address_not_found",
-            Self::EmailNotConfirmed => "email_not_confirmed",
-            Self::AccountDisabled => "account_disabled",
-            Self::InvalidToken => "invalid_token",
-            Self::InvalidClient => "invalid_client",
-            Self::UnsupportedGrantType => "unsupported_grant_type",
-            Self::InvalidScope => "invalid_scope",
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::TooManyAttempts { .. } => "too_many_attempts",
-            Self::Unavailable(_) => "service_unavailable",
-            Self::Internal(_) => "internal_error",
+            Self::Validation(_) => ErrorCode::ValidationFailed,
+            Self::MalformedBody => ErrorCode::MalformedBody,
+            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            Self::EmailTaken => ErrorCode::EmailTaken,
+            Self::LoginTaken => ErrorCode::LoginTaken,
+            Self::InvalidConfirmationCode => ErrorCode::InvalidConfirmationCode,
+            Self::InvalidResetToken => ErrorCode::InvalidResetToken,
+            Self::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Self::Forbidden => ErrorCode::Forbidden,
+            Self::UserNotFound => ErrorCode::UserNotFound,
+            Self::AddressExists => ErrorCode::AddressExists,
+            Self::AddressNotFound => ErrorCode::AddressNotFound,
+            Self::EmailNotConfirmed => ErrorCode::EmailNotConfirmed,
+            Self::AccountDisabled => ErrorCode::AccountDisabled,
+            Self::InvalidToken => ErrorCode::InvalidToken,
+            Self::InvalidClient => ErrorCode::InvalidClient,
+            Self::UnsupportedGrantType => ErrorCode::UnsupportedGrantType,
+            Self::InvalidScope => ErrorCode::InvalidScope,
+            Self::NotFound => ErrorCode::NotFound,
+            Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,
+            Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::Internal(_) => ErrorCode::InternalError,
         }
     }
 
+    pub fn code(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
     pub fn status(&self) -> StatusCode {
-        match self {
-            Self::Validation(_)
-            | Self::MalformedBody
-            | Self::InvalidConfirmationCode
-            | Self::InvalidResetToken
-            | Self::UnsupportedGrantType
-            | Self::InvalidScope => StatusCode::BAD_REQUEST,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::EmailTaken | Self::LoginTaken | Self::AddressExists => StatusCode::CONFLICT,
-            Self::InvalidCredentials | Self::InvalidToken | Self::InvalidClient => {
-                StatusCode::UNAUTHORIZED
-            }
-            Self::EmailNotConfirmed | Self::AccountDisabled | Self::Forbidden => {
-                StatusCode::FORBIDDEN
-            }
-            Self::NotFound | Self::UserNotFound | Self::AddressNotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::RateLimited { .. } | Self::TooManyAttempts { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.kind().status()
     }
 
     /// The RFC 6749 §5.2 `error` value, for the errors of the token endpoint.
@@ -455,47 +445,5 @@ impl From<ProfileError> for ApiError {
             ProfileError::Hash(error) => error.into(),
             ProfileError::Store(error) => error.into(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_error_code_is_listed_for_the_catalogue() {
-        let every_variant = [
-            ApiError::Validation(Vec::new()),
-            ApiError::MalformedBody,
-            ApiError::UnsupportedMediaType,
-            ApiError::PayloadTooLarge,
-            ApiError::EmailTaken,
-            ApiError::LoginTaken,
-            ApiError::InvalidConfirmationCode,
-            ApiError::InvalidResetToken,
-            ApiError::InvalidCredentials,
-            ApiError::Forbidden,
-            ApiError::UserNotFound,
-            ApiError::AddressExists,
-            ApiError::AddressNotFound,
-            ApiError::EmailNotConfirmed,
-            ApiError::AccountDisabled,
-            ApiError::InvalidToken,
-            ApiError::InvalidClient,
-            ApiError::UnsupportedGrantType,
-            ApiError::InvalidScope,
-            ApiError::NotFound,
-            ApiError::MethodNotAllowed,
-            ApiError::RateLimited {
-                retry_after_seconds: 1,
-            },
-            ApiError::TooManyAttempts {
-                retry_after_seconds: 1,
-            },
-            ApiError::Unavailable("x".into()),
-            ApiError::Internal("x".into()),
-        ];
-        let codes: Vec<&str> = every_variant.iter().map(ApiError::code).collect();
-        assert_eq!(codes, ApiError::CODES);
     }
 }

@@ -2,7 +2,7 @@
 //! every supported locale, and the choice of locale from `Accept-Language`.
 
 use crate::domain::Locale;
-use crate::http::FieldCode;
+use crate::http::{ErrorCode, FieldCode};
 
 /// Picks the first supported language by descending q-value; `en` when
 /// nothing matches or the header is absent.
@@ -18,181 +18,185 @@ pub fn negotiate(accept_language: Option<&str>) -> Locale {
 }
 
 /// `(title, detail)` of a problem code.
-pub fn problem_text(code: &str, locale: Locale) -> (&'static str, &'static str) {
+pub fn problem_text(code: ErrorCode, locale: Locale) -> (&'static str, &'static str) {
     match locale {
         Locale::En => problem_en(code),
         Locale::Ru => problem_ru(code),
     }
 }
 
-fn problem_en(code: &str) -> (&'static str, &'static str) {
+fn problem_en(code: ErrorCode) -> (&'static str, &'static str) {
     match code {
-        "validation_failed" => (
+        ErrorCode::ValidationFailed => (
             "Validation failed",
             "One or more fields are invalid; see errors.",
         ),
-        "malformed_body" => (
+        ErrorCode::MalformedBody => (
             "Malformed body",
             "The request body is not a valid JSON object or form.",
         ),
-        "unsupported_media_type" => (
+        ErrorCode::UnsupportedMediaType => (
             "Unsupported media type",
             "Send application/json or application/x-www-form-urlencoded.",
         ),
-        "payload_too_large" => (
+        ErrorCode::PayloadTooLarge => (
             "Payload too large",
             "The request body is larger than 64 KiB.",
         ),
-        "email_taken" => (
+        ErrorCode::EmailTaken => (
             "Email already registered",
             "An account with this email already exists.",
         ),
-        "login_taken" => (
+        ErrorCode::LoginTaken => (
             "Login already taken",
             "An account with this login already exists.",
         ),
-        "invalid_confirmation_code" => (
+        ErrorCode::InvalidConfirmationCode => (
             "Invalid confirmation code",
             "The confirmation link is unknown or has expired. Ask for a new one.",
         ),
-        "invalid_reset_token" => (
+        ErrorCode::InvalidResetToken => (
             "Invalid reset link",
             "The password reset link is unknown, expired or already used. Ask for a new one.",
         ),
-        "invalid_credentials" => ("Invalid credentials", "The login or password is incorrect."),
-        "forbidden" => ("Forbidden", "Your account may not do this."),
-        "user_not_found" => ("User not found", "There is no user with this id."),
-        "address_exists" => (
+        ErrorCode::InvalidCredentials => {
+            ("Invalid credentials", "The login or password is incorrect.")
+        }
+        ErrorCode::Forbidden => ("Forbidden", "Your account may not do this."),
+        ErrorCode::UserNotFound => ("User not found", "There is no user with this id."),
+        ErrorCode::AddressExists => (
             "Address already added",
             "This address is already on your account.",
         ),
-        "address_not_found" => (
+        ErrorCode::AddressNotFound => (
             "Address not found",
             "There is no address with this id on your account.",
         ),
-        "email_not_confirmed" => (
+        ErrorCode::EmailNotConfirmed => (
             "Email not confirmed",
             "Confirm your email address with the link we sent before signing in.",
         ),
-        "account_disabled" => ("Account disabled", "This account has been disabled."),
-        "invalid_client" => ("Invalid client", "The client id or secret is incorrect."),
-        "unsupported_grant_type" => (
+        ErrorCode::AccountDisabled => ("Account disabled", "This account has been disabled."),
+        ErrorCode::InvalidClient => ("Invalid client", "The client id or secret is incorrect."),
+        ErrorCode::UnsupportedGrantType => (
             "Unsupported grant type",
             "This endpoint supports grant_type=client_credentials only.",
         ),
-        "invalid_scope" => (
+        ErrorCode::InvalidScope => (
             "Invalid scope",
             "A requested scope is not allowed for this client.",
         ),
-        "invalid_token" => (
+        ErrorCode::InvalidToken => (
             "Invalid token",
             "The token (access or refresh) is missing, invalid, expired or no longer valid.",
         ),
-        "not_found" => ("Not found", "There is nothing at this address."),
-        "method_not_allowed" => (
+        ErrorCode::NotFound => ("Not found", "There is nothing at this address."),
+        ErrorCode::MethodNotAllowed => (
             "Method not allowed",
             "This address does not accept this method.",
         ),
-        "rate_limited" => (
+        ErrorCode::RateLimited => (
             "Too many requests",
             "Too many requests from this client. Retry after the time in Retry-After.",
         ),
-        "too_many_attempts" => (
+        ErrorCode::TooManyAttempts => (
             "Too many sign-in attempts",
             "Too many failed sign-in attempts. Retry after the time in Retry-After, or reset the password.",
         ),
-        "service_unavailable" => (
+        ErrorCode::ServiceUnavailable => (
             "Service unavailable",
             "The service is busy. Retry after a short pause.",
         ),
-        _ => (
+        ErrorCode::InternalError => (
             "Internal error",
             "Something went wrong on our side. Please try again.",
         ),
     }
 }
 
-fn problem_ru(code: &str) -> (&'static str, &'static str) {
+fn problem_ru(code: ErrorCode) -> (&'static str, &'static str) {
     match code {
-        "validation_failed" => (
+        ErrorCode::ValidationFailed => (
             "Ошибка проверки данных",
             "Одно или несколько полей заполнены неверно; см. errors.",
         ),
-        "malformed_body" => (
+        ErrorCode::MalformedBody => (
             "Некорректное тело запроса",
             "Тело запроса не является корректным JSON-объектом или формой.",
         ),
-        "unsupported_media_type" => (
+        ErrorCode::UnsupportedMediaType => (
             "Неподдерживаемый тип данных",
             "Отправляйте application/json или application/x-www-form-urlencoded.",
         ),
-        "payload_too_large" => ("Слишком большой запрос", "Тело запроса больше 64 КиБ."),
-        "email_taken" => (
+        ErrorCode::PayloadTooLarge => ("Слишком большой запрос", "Тело запроса больше 64 КиБ."),
+        ErrorCode::EmailTaken => (
             "Адрес уже зарегистрирован",
             "Учётная запись с этим адресом уже существует.",
         ),
-        "login_taken" => (
+        ErrorCode::LoginTaken => (
             "Логин уже занят",
             "Учётная запись с этим логином уже существует.",
         ),
-        "invalid_confirmation_code" => (
+        ErrorCode::InvalidConfirmationCode => (
             "Неверный код подтверждения",
             "Ссылка подтверждения неизвестна или устарела. Запросите новую.",
         ),
-        "invalid_reset_token" => (
+        ErrorCode::InvalidResetToken => (
             "Недействительная ссылка сброса",
             "Ссылка для сброса пароля неизвестна, устарела или уже использована. Запросите новую.",
         ),
-        "invalid_credentials" => ("Неверные учётные данные", "Неверный логин или пароль."),
-        "forbidden" => (
+        ErrorCode::InvalidCredentials => ("Неверные учётные данные", "Неверный логин или пароль."),
+        ErrorCode::Forbidden => (
             "Доступ запрещён",
             "Вашей учётной записи это действие не разрешено.",
         ),
-        "user_not_found" => ("Пользователь не найден", "Пользователя с таким id нет."),
-        "address_exists" => (
+        ErrorCode::UserNotFound => ("Пользователь не найден", "Пользователя с таким id нет."),
+        ErrorCode::AddressExists => (
             "Адрес уже добавлен",
             "Этот адрес уже есть в вашей учётной записи.",
         ),
-        "address_not_found" => (
+        ErrorCode::AddressNotFound => (
             "Адрес не найден",
             "В вашей учётной записи нет адреса с таким id.",
         ),
-        "email_not_confirmed" => (
+        ErrorCode::EmailNotConfirmed => (
             "Адрес не подтверждён",
             "Подтвердите адрес электронной почты по ссылке из письма, прежде чем войти.",
         ),
-        "account_disabled" => ("Учётная запись отключена", "Эта учётная запись отключена."),
-        "invalid_client" => (
+        ErrorCode::AccountDisabled => ("Учётная запись отключена", "Эта учётная запись отключена."),
+        ErrorCode::InvalidClient => (
             "Неверный клиент",
             "Неверный идентификатор или секрет клиента.",
         ),
-        "unsupported_grant_type" => (
+        ErrorCode::UnsupportedGrantType => (
             "Неподдерживаемый тип разрешения",
             "Поддерживается только grant_type=client_credentials.",
         ),
-        "invalid_scope" => (
+        ErrorCode::InvalidScope => (
             "Недопустимая область доступа",
             "Запрошенная область доступа не разрешена этому клиенту.",
         ),
-        "invalid_token" => (
+        ErrorCode::InvalidToken => (
             "Недействительный токен",
             "Токен (доступа или обновления) отсутствует, недействителен, истёк или больше не действует.",
         ),
-        "not_found" => ("Не найдено", "По этому адресу ничего нет."),
-        "method_not_allowed" => ("Метод не разрешён", "Этот адрес не принимает такой метод."),
-        "rate_limited" => (
+        ErrorCode::NotFound => ("Не найдено", "По этому адресу ничего нет."),
+        ErrorCode::MethodNotAllowed => {
+            ("Метод не разрешён", "Этот адрес не принимает такой метод.")
+        }
+        ErrorCode::RateLimited => (
             "Слишком много запросов",
             "Слишком много запросов с этого адреса. Повторите через время из Retry-After.",
         ),
-        "too_many_attempts" => (
+        ErrorCode::TooManyAttempts => (
             "Слишком много попыток входа",
             "Слишком много неудачных попыток входа. Повторите через время из Retry-After или сбросьте пароль.",
         ),
-        "service_unavailable" => (
+        ErrorCode::ServiceUnavailable => (
             "Сервис недоступен",
             "Сервис перегружен. Повторите попытку чуть позже.",
         ),
-        _ => (
+        ErrorCode::InternalError => (
             "Внутренняя ошибка",
             "Что-то пошло не так на нашей стороне. Попробуйте ещё раз.",
         ),
@@ -264,24 +268,21 @@ pub fn field_message(code: FieldCode, detail: Option<&str>, locale: Locale) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::ApiError;
 
     #[test]
-    fn every_problem_code_has_its_own_text_in_every_locale() {
-        let (fallback, _) = problem_en("no such code");
-        for code in ApiError::CODES {
+    fn every_problem_code_is_translated_and_has_its_own_text() {
+        let mut titles = std::collections::HashSet::new();
+        for &code in ErrorCode::ALL {
             let english = problem_text(code, Locale::En);
             let russian = problem_text(code, Locale::Ru);
-            assert_ne!(english, russian, "{code} is not translated");
-            if code != "internal_error" {
-                assert_ne!(english.0, fallback, "{code} falls through to the fallback");
-            }
+            assert_ne!(english, russian, "{code:?} is not translated");
+            assert!(titles.insert(english.0), "{code:?} shares its title");
         }
     }
 
     #[test]
     fn every_field_code_has_a_message_in_every_locale() {
-        for code in FieldCode::ALL {
+        for &code in FieldCode::ALL {
             let english = field_message(code, Some("8"), Locale::En);
             let russian = field_message(code, Some("8"), Locale::Ru);
             assert!(!english.is_empty() && english != russian, "{code:?}");

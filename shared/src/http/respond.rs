@@ -73,6 +73,14 @@ pub fn json_response(
         .map_err(|error| ApiError::Internal(Box::new(error)))
 }
 
+/// `204 No Content`.
+pub fn no_content() -> Result<Response<Body>, ApiError> {
+    Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .body(Body::Empty)
+        .map_err(|error| ApiError::Internal(Box::new(error)))
+}
+
 /// Turns a handler's outcome into the response: errors become problem
 /// documents, every response gets `x-request-id`, and one line is logged.
 pub fn finish(
@@ -117,9 +125,10 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 /// RFC 9457 problem document, localized. 5xx bodies say nothing of the cause.
 pub fn problem(config: &Config, locale: Locale, error: &ApiError) -> Response<Body> {
-    let code = error.code();
-    let status = error.status();
-    let (title, detail) = i18n::problem_text(code, locale);
+    let kind = error.kind();
+    let code = kind.as_str();
+    let status = kind.status();
+    let (title, detail) = i18n::problem_text(kind, locale);
     let mut body = json!({
         "type": format!("{}/{code}", config.error_docs_url.trim_end_matches('/')),
         "title": title,
