@@ -11,11 +11,11 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use latchkey::adapters::dynamodb::DynamoStore;
 use latchkey::config::PasswordSettings;
-use latchkey::domain::{AccountStatus, ClientId, Email, Password, Role, User, UserId};
-use latchkey::ports::{Account, Store};
+use latchkey::domain::{AccountStatus, ClientId, Email, Role, Roles, User, UserId};
+use latchkey::ports::Store;
 use latchkey::services::clients::{create_client, parse_scope, rotate_client_secret};
-use latchkey::services::passwords;
 use latchkey::services::profile::{AdminChange, apply_admin_change};
+use latchkey::services::register::create_by_operator;
 use time::format_description::well_known::Rfc3339;
 
 #[derive(Debug, Parser)]
@@ -68,8 +68,9 @@ pub enum UserCommand {
     /// Sets the status; `disabled` ends every session at once.
     SetStatus {
         email: String,
-        #[arg(value_parser = ["waiting", "active", "disabled"])]
-        status: String,
+        /// waiting, active or disabled.
+        #[arg(value_parser = AccountStatus::parse)]
+        status: AccountStatus,
     },
 }
 
@@ -147,7 +148,12 @@ fn print_user(out: &mut impl Write, user: &User) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn set_roles(store: &dyn Store, id: UserId, roles: Vec<Role>) -> anyhow::Result<User> {
+/// The roles as one set, within the limit an account may hold.
+fn role_set(roles: impl Iterator<Item = anyhow::Result<Role>>) -> anyhow::Result<Roles> {
+    Ok(Roles::new(roles.collect::<anyhow::Result<_>>()?)?)
+}
+
+async fn set_roles(store: &dyn Store, id: UserId, roles: Roles) -> anyhow::Result<User> {
     let change = AdminChange {
         status: None,
         roles: Some(roles),
@@ -166,40 +172,25 @@ async fn execute_user(
         UserCommand::Create { email, roles } => {
             let email =
                 Email::parse_new(email).map_err(|error| anyhow::anyhow!("{email:?}: {error}"))?;
-            let mut roles = roles
-                .iter()
-                .map(|role| parse_role(role))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            roles.sort();
-            roles.dedup();
+            let roles = role_set(roles.iter().map(|role| parse_role(role)))?;
             let mut line = String::new();
             input.read_line(&mut line)?;
-            let line = line.trim_end_matches(['\r', '\n']);
-            let password = Password::parse(line, &settings.policy, &[email.as_str()])
-                .map_err(|error| anyhow::anyhow!("the password on standard input: {error}"))?;
-            let password_hash = passwords::hash(password, settings.argon2).await?;
-            let now = time::OffsetDateTime::now_utc();
-            let user = User {
-                status: AccountStatus::Active,
-                email_confirmed: true,
+            let password = line.trim_end_matches(['\r', '\n']);
+            create_by_operator(
+                store,
+                &settings,
+                email,
+                password,
                 roles,
-                ..User::new(email, now)
-            };
-            let account = Account {
-                user: user.clone(),
-                password_hash,
-            };
-            store
-                .create_user(&account, None)
-                .await
-                .context("account not created")?;
-            user
+                time::OffsetDateTime::now_utc(),
+            )
+            .await?
         }
         UserCommand::Show { email } => find_user(store, email).await?,
         UserCommand::GrantRole { email, role } => {
             let user = find_user(store, email).await?;
-            let mut roles = user.roles.clone();
-            roles.push(parse_role(role)?);
+            let held = user.roles.iter().cloned().map(Ok);
+            let roles = role_set(held.chain([parse_role(role)]))?;
             set_roles(store, user.id, roles).await?
         }
         UserCommand::RevokeRole { email, role } => {
@@ -208,23 +199,13 @@ async fn execute_user(
             if !user.roles.contains(&role) {
                 bail!("{email} does not have the role {role}");
             }
-            let roles = user
-                .roles
-                .iter()
-                .filter(|held| **held != role)
-                .cloned()
-                .collect();
-            set_roles(store, user.id, roles).await?
+            let kept = user.roles.iter().filter(|held| **held != role).cloned();
+            set_roles(store, user.id, role_set(kept.map(Ok))?).await?
         }
         UserCommand::SetStatus { email, status } => {
             let user = find_user(store, email).await?;
-            let status = match status.as_str() {
-                "waiting" => AccountStatus::Waiting,
-                "active" => AccountStatus::Active,
-                _ => AccountStatus::Disabled,
-            };
             let change = AdminChange {
-                status: Some(status),
+                status: Some(*status),
                 roles: None,
             };
             apply_admin_change(

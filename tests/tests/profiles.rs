@@ -575,6 +575,17 @@ async fn the_operator_creates_the_first_admin(app: TestApp) {
         .await
         .unwrap_err();
     assert!(error.to_string().contains("password"), "{error}");
+    // An unknown status word is refused, never read as some status.
+    let error = app
+        .admin(&["users", "set-status", &email, "frozen"], "")
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("waiting, active or disabled"),
+        "{error}"
+    );
+    let output = app.admin(&["users", "show", &email], "").await.unwrap();
+    assert!(output.contains("status: active"), "{output}");
 }
 
 /// A session whose account is gone (an operator removed the profile item):

@@ -6,9 +6,10 @@ use http::StatusCode;
 use http::header::LOCATION;
 use lambda_http::{Body, Request, RequestExt, Response};
 use latchkey::App;
+use latchkey::domain::Locale;
 use latchkey::http::RequestMeta;
 use latchkey::http::{ApiError, FieldCode, Validator, json_response, parse_fields};
-use latchkey::services::confirm::{ConfirmError, Confirmed, confirm_email};
+use latchkey::services::confirm::{ConfirmError, Confirmed, confirm_email, confirm_email_for_page};
 use serde_json::json;
 
 pub async fn handle(
@@ -23,7 +24,7 @@ pub async fn handle(
             .unwrap_or_default()
             .to_owned();
         if wants_html(&request) {
-            let outcome = confirm_email(app, &code).await;
+            let outcome = confirm_email_for_page(app, &code).await;
             return redirect(app, outcome).await;
         }
         return confirm(app, &code).await;
@@ -65,18 +66,18 @@ fn wants_html(request: &Request) -> bool {
 /// the account's `lang`, or `?error=<code>`.
 async fn redirect(
     app: &App,
-    outcome: Result<Confirmed, ConfirmError>,
+    outcome: Result<(Confirmed, Option<Locale>), ConfirmError>,
 ) -> Result<Response<Body>, ApiError> {
     let mut target = app.config.confirmation_redirect_url.clone();
     match outcome {
-        Ok(confirmed) => {
+        Ok((confirmed, locale)) => {
             let value = if confirmed.already { "already" } else { "true" };
             target.query_pairs_mut().append_pair("confirmed", value);
             // The page speaks the account's language.
-            if let Ok(Some(user)) = app.store.get_user(confirmed.user_id).await {
+            if let Some(locale) = locale {
                 target
                     .query_pairs_mut()
-                    .append_pair("lang", user.locale.as_str());
+                    .append_pair("lang", locale.as_str());
             }
         }
         Err(error) => {

@@ -4,7 +4,7 @@
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use latchkey::App;
-use latchkey::domain::{AccountStatus, MAX_ROLES, Role, UserId};
+use latchkey::domain::{AccountStatus, Role, Roles, TooManyRoles, UserId};
 use latchkey::http::RequestMeta;
 use latchkey::http::auth::{TokenSource, optional_user, require_user};
 use latchkey::http::views::{UserView, user_for};
@@ -47,28 +47,29 @@ pub async fn admin_patch(
         "status",
         fields.text("status"),
         FieldCode::InvalidValue,
-        |text| match text.trim() {
-            "waiting" => Ok(AccountStatus::Waiting),
-            "active" => Ok(AccountStatus::Active),
-            "disabled" => Ok(AccountStatus::Disabled),
-            _ => Err(FieldError::new("status", FieldCode::InvalidValue)),
+        |text| {
+            AccountStatus::parse(text)
+                .map_err(|_| FieldError::new("status", FieldCode::InvalidValue))
         },
     );
     let roles = match fields.value("roles") {
         None | Some(Value::Null) => None,
-        Some(Value::Array(items)) if items.len() > MAX_ROLES => {
-            check.push(FieldError::new("roles", FieldCode::TooMany));
-            None
-        }
         Some(Value::Array(items)) => {
             let parsed: Option<Vec<Role>> = items
                 .iter()
                 .map(|item| item.as_str().and_then(|text| Role::parse(text).ok()))
                 .collect();
-            if parsed.is_none() {
-                check.push(FieldError::new("roles", FieldCode::InvalidValue));
+            match parsed.map(Roles::new) {
+                Some(Ok(roles)) => Some(roles),
+                Some(Err(TooManyRoles)) => {
+                    check.push(FieldError::new("roles", FieldCode::TooMany));
+                    None
+                }
+                None => {
+                    check.push(FieldError::new("roles", FieldCode::InvalidValue));
+                    None
+                }
             }
-            parsed
         }
         Some(_) => {
             check.push(FieldError::new("roles", FieldCode::InvalidValue));

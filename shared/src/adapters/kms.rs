@@ -2,6 +2,7 @@
 //! at start-up (which also opens the TLS connection the first request would
 //! otherwise pay for); each token costs one `Sign` of its SHA-256 digest.
 
+use super::aws::SdkFailure;
 use async_trait::async_trait;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
@@ -191,14 +192,9 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let throttled = matches!(
-        error.code(),
-        Some("ThrottlingException" | "LimitExceededException")
-    );
-    if throttled {
-        SignerError::Throttled(Box::new(error))
-    } else {
-        SignerError::Failed(Box::new(error))
+    match super::aws::classify(error) {
+        SdkFailure::Throttled(error) => SignerError::Throttled(error),
+        SdkFailure::Failed(error) => SignerError::Failed(error),
     }
 }
 

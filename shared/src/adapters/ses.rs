@@ -1,5 +1,6 @@
 //! The mailer on SES v2: one `SendEmail` per message, text and HTML parts.
 
+use super::aws::SdkFailure;
 use async_trait::async_trait;
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
@@ -65,13 +66,8 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let throttled = matches!(
-        error.code(),
-        Some("TooManyRequestsException" | "LimitExceededException" | "Throttling")
-    );
-    if throttled {
-        MailError::Throttled(Box::new(error))
-    } else {
-        MailError::Failed(Box::new(error))
+    match super::aws::classify(error) {
+        SdkFailure::Throttled(error) => MailError::Throttled(error),
+        SdkFailure::Failed(error) => MailError::Failed(error),
     }
 }

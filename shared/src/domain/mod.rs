@@ -20,5 +20,5 @@ pub use locale::{Locale, LocaleError};
 pub use login::{Login, LoginError};
 pub use name::{PersonName, PersonNameError};
 pub use password::{Password, PasswordError, PasswordPolicy, PasswordPolicyError};
-pub use role::{MAX_ROLES, Role, RoleError};
-pub use user::{AccountStatus, User};
+pub use role::{MAX_ROLES, Role, RoleError, Roles, TooManyRoles};
+pub use user::{AccountStatus, UnknownStatus, User};

@@ -68,9 +68,51 @@ impl fmt::Display for Role {
     }
 }
 
+/// The roles an account holds: sorted, without repeats, at most
+/// [`MAX_ROLES`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Roles(Vec<Role>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an account holds at most {MAX_ROLES} roles")]
+pub struct TooManyRoles;
+
+impl Roles {
+    /// Repeats count once.
+    pub fn new(mut roles: Vec<Role>) -> Result<Self, TooManyRoles> {
+        roles.sort();
+        roles.dedup();
+        if roles.len() > MAX_ROLES {
+            return Err(TooManyRoles);
+        }
+        Ok(Self(roles))
+    }
+
+    pub fn contains(&self, role: &Role) -> bool {
+        self.0.contains(role)
+    }
+}
+
+impl From<Roles> for Vec<Role> {
+    fn from(value: Roles) -> Self {
+        value.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_role_set_counts_repeats_once_and_holds_at_most_the_limit() {
+        let role = |index: usize| Role::parse(&format!("r{index}")).unwrap();
+        let repeated: Vec<Role> = (0..MAX_ROLES * 2).map(|index| role(index % 3)).collect();
+        assert_eq!(Vec::from(Roles::new(repeated).unwrap()).len(), 3);
+        let full: Vec<Role> = (0..MAX_ROLES).map(role).collect();
+        assert!(Roles::new(full.clone()).is_ok());
+        let over: Vec<Role> = (0..=MAX_ROLES).map(role).collect();
+        assert_eq!(Roles::new(over), Err(TooManyRoles));
+    }
 
     #[test]
     fn role_names_are_lower_case_words() {

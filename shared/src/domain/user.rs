@@ -4,7 +4,10 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Address, Attributes, Email, Locale, Login, PersonName, Role, UserId};
+use super::{
+    Address, Attributes, Email, Locale, Login, Password, PasswordError, PasswordPolicy, PersonName,
+    Role, UserId,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -15,13 +18,45 @@ pub enum AccountStatus {
     Disabled,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a status is waiting, active or disabled")]
+pub struct UnknownStatus;
+
 impl AccountStatus {
+    pub const ALL: [AccountStatus; 3] = [Self::Waiting, Self::Active, Self::Disabled];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Waiting => "waiting",
             Self::Active => "active",
             Self::Disabled => "disabled",
         }
+    }
+
+    /// The word as `as_str` writes it; anything else is refused, never
+    /// read as some default.
+    pub fn parse(text: &str) -> Result<Self, UnknownStatus> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text.trim())
+            .ok_or(UnknownStatus)
+    }
+
+    /// A waiting account whose address has just been proven (a confirmation
+    /// link, a reset code sent by email) becomes active; an active one stays
+    /// so; a disabled one never changes this way (`None`).
+    pub fn after_email_proof(self) -> Option<Self> {
+        match self {
+            Self::Waiting | Self::Active => Some(Self::Active),
+            Self::Disabled => None,
+        }
+    }
+}
+
+impl std::str::FromStr for AccountStatus {
+    type Err = UnknownStatus;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text)
     }
 }
 
@@ -86,6 +121,17 @@ impl User {
             && self.created_at + ttl <= now
     }
 
+    /// A new password for this account: the policy's, and never the
+    /// account's own email or login.
+    pub fn new_password(
+        &self,
+        text: &str,
+        policy: &PasswordPolicy,
+    ) -> Result<Password, PasswordError> {
+        let login = self.login.as_ref().map(Login::as_str).unwrap_or_default();
+        Password::parse(text, policy, &[self.email.as_str(), login])
+    }
+
     pub fn is_admin(&self) -> bool {
         self.roles
             .iter()
@@ -117,5 +163,33 @@ mod email_serde {
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Email, D::Error> {
         let raw = String::deserialize(deserializer)?;
         Email::parse(&raw).map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_words_round_trip_and_nothing_else_is_a_status() {
+        for status in AccountStatus::ALL {
+            assert_eq!(AccountStatus::parse(status.as_str()), Ok(status));
+        }
+        for word in ["", "Active", "frozen", "disable"] {
+            assert_eq!(AccountStatus::parse(word), Err(UnknownStatus), "{word:?}");
+        }
+    }
+
+    #[test]
+    fn a_proven_address_activates_a_waiting_account_and_never_a_disabled_one() {
+        assert_eq!(
+            AccountStatus::Waiting.after_email_proof(),
+            Some(AccountStatus::Active)
+        );
+        assert_eq!(
+            AccountStatus::Active.after_email_proof(),
+            Some(AccountStatus::Active)
+        );
+        assert_eq!(AccountStatus::Disabled.after_email_proof(), None);
     }
 }

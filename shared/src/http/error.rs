@@ -439,9 +439,6 @@ impl From<ProfileError> for ApiError {
             ProfileError::SelfLockout { field } => {
                 Self::Validation(vec![FieldError::new(field, FieldCode::InvalidValue)])
             }
-            ProfileError::TooManyRoles => {
-                Self::Validation(vec![FieldError::new("roles", FieldCode::TooMany)])
-            }
             ProfileError::Hash(error) => error.into(),
             ProfileError::Store(error) => error.into(),
         }

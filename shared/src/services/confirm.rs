@@ -1,7 +1,7 @@
 //! `GET /v1/users/confirm/{code}` and `POST /v1/users/confirm`.
 
 use crate::App;
-use crate::domain::UserId;
+use crate::domain::{Locale, UserId};
 use crate::ports::{ConfirmOutcome, StoreError};
 use crate::secrets::{OneTimeCode, SecretHash};
 
@@ -19,6 +19,24 @@ pub struct Confirmed {
     pub user_id: UserId,
     /// The code had been used before (the same answer, for the page to say so).
     pub already: bool,
+}
+
+/// [`confirm_email`] for a browser: also the account's language, for the
+/// page the link lands on (`None` if the account could not be read).
+pub async fn confirm_email_for_page(
+    app: &App,
+    code: &str,
+) -> Result<(Confirmed, Option<Locale>), ConfirmError> {
+    let confirmed = confirm_email(app, code).await?;
+    let locale = match app.store.get_user(confirmed.user_id).await {
+        Ok(user) => user.map(|user| user.locale),
+        // The account is confirmed: a failed read only costs the language.
+        Err(error) => {
+            tracing::warn!(error = %error, "the confirmed account's language could not be read");
+            None
+        }
+    };
+    Ok((confirmed, locale))
 }
 
 /// Activates the account the code belongs to. Opening the same unexpired link

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use crate::App;
 use crate::domain::{
     AccountStatus, Address, AddressId, AddressValue, AttributeError, AttributePatch, Locale, Login,
-    MAX_ADDRESSES, MAX_ROLES, Password, PasswordError, PersonName, Role, User, UserId,
+    MAX_ADDRESSES, Password, PasswordError, PersonName, Role, Roles, User, UserId,
 };
 use crate::mail;
 use crate::ports::{ChangeOutcome, EndSessions, ProfileChange, Store, StoreError};
@@ -49,8 +49,6 @@ pub enum ProfileError {
     /// An admin may not lock themselves out; `field` names the change.
     #[error("an admin cannot take their own account out of active or drop their own admin role")]
     SelfLockout { field: &'static str },
-    #[error("an account holds at most {MAX_ROLES} roles")]
-    TooManyRoles,
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]
@@ -214,13 +212,9 @@ pub async fn change_password(
     }
     throttle::record_success(app, &subject, admission).await?;
     let user = account.user;
-    let login = user.login.as_ref().map(Login::as_str).unwrap_or_default();
-    let password = Password::parse(
-        new_password,
-        &app.config.password_policy,
-        &[user.email.as_str(), login],
-    )
-    .map_err(ProfileError::WeakPassword)?;
+    let password = user
+        .new_password(new_password, &app.config.password_policy)
+        .map_err(ProfileError::WeakPassword)?;
     let hash = passwords::hash(password, app.config.argon2).await?;
     let (user, sessions_ended) = change(
         app.store.as_ref(),
@@ -332,7 +326,7 @@ pub async fn view_user(
 #[derive(Debug, Default)]
 pub struct AdminChange {
     pub status: Option<AccountStatus>,
-    pub roles: Option<Vec<Role>>,
+    pub roles: Option<Roles>,
 }
 
 /// Applies an admin's change. Disabling ends every session in the same
@@ -375,7 +369,7 @@ pub async fn apply_admin_change(
         let drops_admin = request
             .roles
             .as_ref()
-            .is_some_and(|roles| !roles.iter().any(|role| *role == Role::admin()));
+            .is_some_and(|roles| !roles.contains(&Role::admin()));
         // `waiting` locks out as surely as `disabled` does: sign-in then
         // asks for an email confirmation that will never come.
         if request
@@ -405,13 +399,7 @@ pub async fn apply_admin_change(
                 user.status = status;
             }
             if let Some(roles) = &request.roles {
-                let mut roles = roles.clone();
-                roles.sort();
-                roles.dedup();
-                if roles.len() > MAX_ROLES {
-                    return Err(ProfileError::TooManyRoles);
-                }
-                user.roles = roles;
+                user.roles = roles.clone().into();
             }
             Ok(())
         },

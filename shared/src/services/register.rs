@@ -7,10 +7,16 @@
 //! account that is never stored), after the same work, and its owner an
 //! email about the attempt.
 
+use time::OffsetDateTime;
+
 use crate::App;
-use crate::domain::{AccountStatus, Attributes, Email, Locale, Login, Password, PersonName, User};
+use crate::config::PasswordSettings;
+use crate::domain::{
+    AccountStatus, Attributes, Email, Locale, Login, Password, PasswordError, PersonName, Roles,
+    User,
+};
 use crate::mail;
-use crate::ports::{Account, CodeKind, EmailMessage, StoreError, StoredCode};
+use crate::ports::{Account, CodeKind, EmailMessage, Store, StoreError, StoredCode};
 use crate::secrets::OneTimeCode;
 use crate::services::limits::{self, LimitedError, Scope};
 use crate::services::notify;
@@ -207,4 +213,44 @@ async fn send_within_limit(
         notify::within_address_limit(app, to, client_ip, what).await?
             && notify::send(app, to, message, what).await,
     )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorCreateError {
+    #[error("the password: {0}")]
+    WeakPassword(PasswordError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error("account not created: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// An account the operator makes (`latchkey-admin users create`, for the
+/// first admin): active and confirmed at once, under the deployment's
+/// password policy and argon2id cost, behind the same uniqueness guards as
+/// a registration. No email is sent.
+pub async fn create_by_operator(
+    store: &dyn Store,
+    passwords: &PasswordSettings,
+    email: Email,
+    password: &str,
+    roles: Roles,
+    now: OffsetDateTime,
+) -> Result<User, OperatorCreateError> {
+    let password = Password::parse(password, &passwords.policy, &[email.as_str()])
+        .map_err(OperatorCreateError::WeakPassword)?;
+    let password_hash = passwords::hash(password, passwords.argon2).await?;
+    let user = User {
+        status: AccountStatus::Active,
+        email_confirmed: true,
+        roles: roles.into(),
+        ..User::new(email, now)
+    };
+    let account = Account {
+        user,
+        password_hash,
+    };
+    store.create_user(&account, None).await?;
+    tracing::info!(user_id = %account.user.id, "account created by the operator");
+    Ok(account.user)
 }

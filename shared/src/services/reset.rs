@@ -7,7 +7,7 @@
 //! session in one transaction, then sends a "password changed" notice.
 
 use crate::App;
-use crate::domain::{AccountStatus, Password, PasswordError, UserId};
+use crate::domain::{AccountStatus, PasswordError, UserId};
 use crate::mail;
 use crate::ports::{Account, CodeKind, ResetOutcome, StoreError, StoredCode};
 use crate::secrets::{OneTimeCode, SecretHash};
@@ -94,18 +94,23 @@ pub async fn reset_password(
         let Some(user_id) = app.store.find_reset_code(&hash, now).await? else {
             return Err(ResetError::InvalidToken);
         };
-        let user = match app.store.get_user(user_id).await? {
-            Some(user) if user.status != AccountStatus::Disabled => user,
-            _ => return Err(ResetError::InvalidToken),
+        // The code came by email: the address is proven, which activates a
+        // waiting account and never a disabled one.
+        let Some((user, status)) = app
+            .store
+            .get_user(user_id)
+            .await?
+            .and_then(|user| Some((user.status.after_email_proof()?, user)))
+            .map(|(status, user)| (user, status))
+        else {
+            return Err(ResetError::InvalidToken);
         };
         let password_hash = match &password_hash {
             Some(hashed) => hashed.clone(),
             None => {
-                let login = user.login.as_ref().map(|login| login.as_str());
-                let identifiers = [user.email.as_str(), login.unwrap_or_default()];
-                let password =
-                    Password::parse(new_password, &app.config.password_policy, &identifiers)
-                        .map_err(ResetError::WeakPassword)?;
+                let password = user
+                    .new_password(new_password, &app.config.password_policy)
+                    .map_err(ResetError::WeakPassword)?;
                 let hashed = passwords::hash(password, app.config.argon2).await?;
                 password_hash.insert(hashed).clone()
             }
@@ -113,11 +118,7 @@ pub async fn reset_password(
         let expected_version = user.version;
         let updated = Account {
             user: crate::domain::User {
-                // The code came by email: the address is proven.
-                status: match user.status {
-                    AccountStatus::Waiting => AccountStatus::Active,
-                    other => other,
-                },
+                status,
                 email_confirmed: true,
                 updated_at: now,
                 version: expected_version + 1,

@@ -1,0 +1,205 @@
+//! The store on an embedded database (redb) in the local data folder: the
+//! same items and keys as DynamoDB, in one table keyed by `(pk, sk)`, values
+//! as JSON. A write transaction is serializable (redb has one writer at a
+//! time), which gives the same guarantees as DynamoDB's conditional
+//! transactions. Survives restarts; used by `local-api` and the fast tests.
+
+mod clients;
+mod codes;
+mod rates;
+mod sessions;
+mod users;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadableTable, Table, TableDefinition};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+use super::records::{
+    self, ClientItem, CodeItem, CounterItem, GuardItem, ProfileItem, ResetPointerItem, SessionItem,
+    StreakItem,
+};
+use crate::domain::{AccountStatus, ClientId, SessionId, User, UserId};
+use crate::ports::{
+    Account, ChangeOutcome, ClientStore, CodeKind, CodeStore, ConfirmOutcome, EndSessions,
+    FailureStreak, ProfileChange, RateStore, ResetOutcome, ServiceClient, Session, SessionStore,
+    StoreError, StoredCode, UserStore,
+};
+use crate::secrets::SecretHash;
+
+const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
+
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+}
+
+fn backend(error: impl Into<redb::Error>) -> StoreError {
+    StoreError::Backend(Box::new(error.into()))
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the database file.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path).map_err(|error| match error {
+            // redb lets one process at a time hold the file.
+            redb::DatabaseError::DatabaseAlreadyOpen => {
+                StoreError::Backend("the database is in use by another process".into())
+            }
+            other => backend(other),
+        })?;
+        let write = db.begin_write().map_err(backend)?;
+        write.open_table(ITEMS).map_err(backend)?;
+        write.commit().map_err(backend)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    /// Runs a read or write closure on a blocking thread (redb is synchronous).
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || work(&db))
+            .await
+            .map_err(|error| StoreError::Backend(Box::new(error)))?
+    }
+
+    async fn read<T: DeserializeOwned + Send + 'static>(
+        &self,
+        pk: String,
+        sk: String,
+    ) -> Result<Option<T>, StoreError> {
+        self.blocking(move |db| {
+            let read = db.begin_read().map_err(backend)?;
+            let table = read.open_table(ITEMS).map_err(backend)?;
+            get(&table, &pk, &sk)
+        })
+        .await
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(
+            &mut Table<'_, (&'static str, &'static str), &'static [u8]>,
+        ) -> Result<T, StoreError>
+        + Send
+        + 'static,
+    ) -> Result<T, StoreError> {
+        self.blocking(move |db| {
+            let write = db.begin_write().map_err(backend)?;
+            let outcome = {
+                let mut table = write.open_table(ITEMS).map_err(backend)?;
+                work(&mut table)?
+            };
+            write.commit().map_err(backend)?;
+            Ok(outcome)
+        })
+        .await
+    }
+}
+
+fn get<T: DeserializeOwned>(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    pk: &str,
+    sk: &str,
+) -> Result<Option<T>, StoreError> {
+    match table.get((pk, sk)).map_err(backend)? {
+        None => Ok(None),
+        Some(value) => serde_json::from_slice(value.value())
+            .map(Some)
+            .map_err(|error| StoreError::Corrupt(error.to_string())),
+    }
+}
+
+fn put(
+    table: &mut Table<'_, (&'static str, &'static str), &'static [u8]>,
+    pk: &str,
+    sk: &str,
+    value: &impl Serialize,
+) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(value).map_err(|error| StoreError::Backend(Box::new(error)))?;
+    table.insert((pk, sk), bytes.as_slice()).map_err(backend)?;
+    Ok(())
+}
+
+fn exists(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    pk: &str,
+    sk: &str,
+) -> Result<bool, StoreError> {
+    Ok(table.get((pk, sk)).map_err(backend)?.is_some())
+}
+
+/// The sort keys of every session item of the account `pk`.
+fn session_keys(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    pk: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut keys = Vec::new();
+    for entry in table
+        .range((pk, records::SESSION_PREFIX)..)
+        .map_err(backend)?
+    {
+        let (key, _) = entry.map_err(backend)?;
+        let (item_pk, sk) = key.value();
+        if item_pk != pk || !sk.starts_with(records::SESSION_PREFIX) {
+            break;
+        }
+        keys.push(sk.to_owned());
+    }
+    Ok(keys)
+}
+
+/// The reset code with this hash, if it is live, unspent and its account's
+/// current one.
+fn current_reset_code(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    hash: &SecretHash,
+    now: OffsetDateTime,
+) -> Result<Option<CodeItem>, StoreError> {
+    let Some(code) = get::<CodeItem>(table, &records::code_pk(hash), records::CODE)? else {
+        return Ok(None);
+    };
+    if code.kind != CodeKind::Reset || !code.is_live(now) || code.used_at.is_some() {
+        return Ok(None);
+    }
+    let pointer = get::<ResetPointerItem>(table, &records::user_pk(code.user_id), records::RESET)?;
+    Ok(pointer
+        .filter(|pointer| pointer.code_hash == hash.as_str())
+        .map(|_| code))
+}
+
+/// A new account's profile, its email and login guards and its
+/// confirmation code, once the caller has checked the guards are free.
+fn write_account(
+    table: &mut Table<'_, (&'static str, &'static str), &'static [u8]>,
+    profile: &ProfileItem,
+    code: Option<&(String, CodeItem)>,
+) -> Result<(), StoreError> {
+    let user = &profile.user;
+    let guard = GuardItem { user_id: user.id };
+    if let Some(login) = &user.login {
+        put(
+            table,
+            &records::login_pk(&login.key()),
+            records::LOGIN,
+            &guard,
+        )?;
+    }
+    put(
+        table,
+        &records::email_pk(user.email.key()),
+        records::EMAIL,
+        &guard,
+    )?;
+    put(table, &records::user_pk(user.id), records::PROFILE, profile)?;
+    if let Some((pk, item)) = code {
+        put(table, pk, records::CODE, item)?;
+    }
+    Ok(())
+}

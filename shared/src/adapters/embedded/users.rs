@@ -1,0 +1,180 @@
+//! `UserStore` on the embedded store: profiles and their uniqueness guards.
+
+use super::*;
+
+#[async_trait]
+impl UserStore for EmbeddedStore {
+    async fn create_user(
+        &self,
+        account: &Account,
+        confirmation: Option<&StoredCode>,
+    ) -> Result<(), StoreError> {
+        let profile = ProfileItem::from_account(account);
+        let code = confirmation.map(|code| (records::code_pk(&code.hash), CodeItem::new(code)));
+        self.write(move |table| {
+            let user = &profile.user;
+            if exists(table, &records::email_pk(user.email.key()), records::EMAIL)? {
+                return Err(StoreError::EmailTaken);
+            }
+            if let Some(login) = &user.login
+                && exists(table, &records::login_pk(&login.key()), records::LOGIN)?
+            {
+                return Err(StoreError::LoginTaken);
+            }
+            write_account(table, &profile, code.as_ref())
+        })
+        .await
+    }
+
+    async fn replace_expired_account(
+        &self,
+        expired: &Account,
+        account: &Account,
+        confirmation: Option<&StoredCode>,
+    ) -> Result<(), StoreError> {
+        let old = expired.user.clone();
+        let profile = ProfileItem::from_account(account);
+        let code = confirmation.map(|code| (records::code_pk(&code.hash), CodeItem::new(code)));
+        self.write(move |table| {
+            let user = &profile.user;
+            let email_pk = records::email_pk(user.email.key());
+            let old_pk = records::user_pk(old.id);
+            let guard = get::<GuardItem>(table, &email_pk, records::EMAIL)?;
+            let stored = get::<ProfileItem>(table, &old_pk, records::PROFILE)?;
+            let unchanged = guard.is_some_and(|guard| guard.user_id == old.id)
+                && stored.is_some_and(|stored| {
+                    stored.user.version == old.version
+                        && stored.user.status == AccountStatus::Waiting
+                        && !stored.user.email_confirmed
+                });
+            if !unchanged {
+                return Err(StoreError::EmailTaken);
+            }
+            let old_login = old
+                .login
+                .as_ref()
+                .map(|login| records::login_pk(&login.key()));
+            let login_pk = user
+                .login
+                .as_ref()
+                .map(|login| records::login_pk(&login.key()));
+            if let Some(login_pk) = &login_pk {
+                let held_by_old = old_login.as_ref() == Some(login_pk);
+                if !held_by_old && exists(table, login_pk, records::LOGIN)? {
+                    return Err(StoreError::LoginTaken);
+                }
+            }
+            if let Some(old_login) = &old_login {
+                table
+                    .remove((old_login.as_str(), records::LOGIN))
+                    .map_err(backend)?;
+            }
+            table
+                .remove((old_pk.as_str(), records::PROFILE))
+                .map_err(backend)?;
+            write_account(table, &profile, code.as_ref())
+        })
+        .await
+    }
+
+    async fn find_by_email(&self, email_key: &str) -> Result<Option<Account>, StoreError> {
+        self.find_by_guard(records::email_pk(email_key), records::EMAIL)
+            .await
+    }
+
+    async fn find_by_login(&self, login_key: &str) -> Result<Option<Account>, StoreError> {
+        self.find_by_guard(records::login_pk(login_key), records::LOGIN)
+            .await
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let profile: Option<ProfileItem> = self
+            .read(records::user_pk(id), records::PROFILE.to_owned())
+            .await?;
+        Ok(profile.map(|profile| profile.user))
+    }
+
+    async fn get_account(&self, id: UserId) -> Result<Option<Account>, StoreError> {
+        let profile: Option<ProfileItem> = self
+            .read(records::user_pk(id), records::PROFILE.to_owned())
+            .await?;
+        Ok(profile.map(ProfileItem::into_account))
+    }
+
+    async fn update_profile(&self, change: ProfileChange<'_>) -> Result<ChangeOutcome, StoreError> {
+        let user = change.user.clone();
+        let expected_version = change.expected_version;
+        let previous_login = change.previous_login.map(|login| login.key());
+        let password_hash = change.password_hash.map(str::to_owned);
+        let end_sessions = change.end_sessions;
+        self.write(move |table| {
+            let user_pk = records::user_pk(user.id);
+            let Some(mut profile) = get::<ProfileItem>(table, &user_pk, records::PROFILE)? else {
+                return Ok(ChangeOutcome::Stale);
+            };
+            if profile.user.version != expected_version {
+                return Ok(ChangeOutcome::Stale);
+            }
+            let login = user.login.as_ref().map(|login| login.key());
+            if login != previous_login {
+                if let Some(key) = &login {
+                    let pk = records::login_pk(key);
+                    if exists(table, &pk, records::LOGIN)? {
+                        return Err(StoreError::LoginTaken);
+                    }
+                    put(table, &pk, records::LOGIN, &GuardItem { user_id: user.id })?;
+                }
+                if let Some(key) = &previous_login {
+                    let pk = records::login_pk(key);
+                    table
+                        .remove((pk.as_str(), records::LOGIN))
+                        .map_err(backend)?;
+                }
+            }
+            profile.user = user;
+            if let Some(hash) = password_hash {
+                profile.password_hash = hash;
+            }
+            put(table, &user_pk, records::PROFILE, &profile)?;
+            let keep = match end_sessions {
+                EndSessions::None => return Ok(ChangeOutcome::Saved { sessions_ended: 0 }),
+                EndSessions::All => None,
+                EndSessions::AllExcept(id) => Some(records::session_sk(id)),
+            };
+            let mut ended = 0;
+            for sk in session_keys(table, &user_pk)? {
+                if keep.as_ref() != Some(&sk) {
+                    table
+                        .remove((user_pk.as_str(), sk.as_str()))
+                        .map_err(backend)?;
+                    ended += 1;
+                }
+            }
+            Ok(ChangeOutcome::Saved {
+                sessions_ended: ended,
+            })
+        })
+        .await
+    }
+}
+
+impl EmbeddedStore {
+    async fn find_by_guard(
+        &self,
+        pk: String,
+        sk: &'static str,
+    ) -> Result<Option<Account>, StoreError> {
+        self.blocking(move |db| {
+            // One read transaction: guard and profile from the same snapshot.
+            let read = db.begin_read().map_err(backend)?;
+            let table = read.open_table(ITEMS).map_err(backend)?;
+            let Some(guard) = get::<GuardItem>(&table, &pk, sk)? else {
+                return Ok(None);
+            };
+            let profile =
+                get::<ProfileItem>(&table, &records::user_pk(guard.user_id), records::PROFILE)?;
+            Ok(profile.map(ProfileItem::into_account))
+        })
+        .await
+    }
+}
