@@ -1,10 +1,14 @@
-//! The single-table item layout of DESIGN.md, shared by every store
-//! adapter so they cannot drift: keys, and the serde form of each item.
+//! The single-table item layout (docs/data-model.md), shared by every store
+//! adapter so they cannot drift: keys, and each item's own record type, so
+//! what is stored never follows a rename in the domain.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::domain::{ClientId, SessionId, User, UserId};
+use crate::domain::{
+    AccountStatus, Address, AddressId, AddressValue, Attributes, ClientId, Email, Locale, Login,
+    PersonName, Role, SessionId, User, UserId,
+};
 use crate::ports::{
     Account, CodeKind, FailureStreak, ServiceClient, Session, StoreError, StoredCode,
 };
@@ -56,24 +60,243 @@ pub fn session_sk(id: SessionId) -> String {
     format!("{SESSION_PREFIX}{id}")
 }
 
+/// The attribute names DynamoDB expressions refer to, through `#name`
+/// placeholders. They are the names the records below serialize to (serde
+/// needs literals); `the_stored_layout_is_fixed` ties the two together.
+pub mod attr {
+    /// The profile item's nested map of the user.
+    pub const USER: &str = "user";
+    pub const PASSWORD_HASH: &str = "password_hash";
+    /// Inside [`USER`].
+    pub const STATUS: &str = "status";
+    pub const VERSION: &str = "version";
+    pub const EMAIL_CONFIRMED: &str = "email_confirmed";
+    pub const UPDATED_AT: &str = "updated_at";
+    pub const LAST_SIGN_IN_AT: &str = "last_sign_in_at";
+    pub const SIGN_IN_COUNT: &str = "sign_in_count";
+}
+
+/// How an account's status is written in the `status` attribute, which
+/// condition expressions compare against.
+pub fn status_value(status: AccountStatus) -> &'static str {
+    match status {
+        AccountStatus::Waiting => "waiting",
+        AccountStatus::Active => "active",
+        AccountStatus::Disabled => "disabled",
+    }
+}
+
+mod stored_status {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    use crate::domain::AccountStatus;
+
+    pub fn serialize<S: Serializer>(
+        status: &AccountStatus,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(super::status_value(*status))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<AccountStatus, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        AccountStatus::ALL
+            .into_iter()
+            .find(|status| super::status_value(*status) == raw)
+            .ok_or_else(|| D::Error::custom(format!("unknown status {raw:?}")))
+    }
+}
+
+mod stored_email {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    use crate::domain::Email;
+
+    pub fn serialize<S: Serializer>(email: &Email, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(email.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Email, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Email::parse(&raw).map_err(D::Error::custom)
+    }
+}
+
+/// The stored form of a user, the profile item's `user` map. Its field names
+/// are attribute names, fixed here whatever the domain's fields are called.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub id: UserId,
+    #[serde(with = "stored_email")]
+    pub email: Email,
+    pub login: Option<Login>,
+    pub first_name: Option<PersonName>,
+    pub last_name: Option<PersonName>,
+    pub locale: Locale,
+    #[serde(with = "stored_status")]
+    pub status: AccountStatus,
+    pub email_confirmed: bool,
+    pub roles: Vec<Role>,
+    #[serde(default)]
+    pub addresses: Vec<AddressRecord>,
+    pub profile_is_public: bool,
+    pub attributes: Attributes,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_sign_in_at: Option<OffsetDateTime>,
+    pub sign_in_count: u64,
+    pub version: u64,
+}
+
+/// One entry of the user's `addresses` list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddressRecord {
+    pub id: AddressId,
+    pub address: AddressValue,
+    pub name: Option<PersonName>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&User> for UserRecord {
+    fn from(user: &User) -> Self {
+        let User {
+            id,
+            email,
+            login,
+            first_name,
+            last_name,
+            locale,
+            status,
+            email_confirmed,
+            roles,
+            addresses,
+            profile_is_public,
+            attributes,
+            created_at,
+            updated_at,
+            last_sign_in_at,
+            sign_in_count,
+            version,
+        } = user.clone();
+        Self {
+            id,
+            email,
+            login,
+            first_name,
+            last_name,
+            locale,
+            status,
+            email_confirmed,
+            roles,
+            addresses: addresses
+                .into_iter()
+                .map(
+                    |Address {
+                         id,
+                         address,
+                         name,
+                         created_at,
+                     }| AddressRecord {
+                        id,
+                        address,
+                        name,
+                        created_at,
+                    },
+                )
+                .collect(),
+            profile_is_public,
+            attributes,
+            created_at,
+            updated_at,
+            last_sign_in_at,
+            sign_in_count,
+            version,
+        }
+    }
+}
+
+impl From<UserRecord> for User {
+    fn from(record: UserRecord) -> Self {
+        let UserRecord {
+            id,
+            email,
+            login,
+            first_name,
+            last_name,
+            locale,
+            status,
+            email_confirmed,
+            roles,
+            addresses,
+            profile_is_public,
+            attributes,
+            created_at,
+            updated_at,
+            last_sign_in_at,
+            sign_in_count,
+            version,
+        } = record;
+        Self {
+            id,
+            email,
+            login,
+            first_name,
+            last_name,
+            locale,
+            status,
+            email_confirmed,
+            roles,
+            addresses: addresses
+                .into_iter()
+                .map(
+                    |AddressRecord {
+                         id,
+                         address,
+                         name,
+                         created_at,
+                     }| Address {
+                        id,
+                        address,
+                        name,
+                        created_at,
+                    },
+                )
+                .collect(),
+            profile_is_public,
+            attributes,
+            created_at,
+            updated_at,
+            last_sign_in_at,
+            sign_in_count,
+            version,
+        }
+    }
+}
+
 /// `USER#<id>` / `PROFILE`: the user (a nested map) and the password hash.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProfileItem {
-    pub user: User,
+    pub user: UserRecord,
     pub password_hash: String,
 }
 
 impl ProfileItem {
     pub fn from_account(account: &Account) -> Self {
         Self {
-            user: account.user.clone(),
+            user: UserRecord::from(&account.user),
             password_hash: account.password_hash.clone(),
         }
     }
 
     pub fn into_account(self) -> Account {
         Account {
-            user: self.user,
+            user: self.user.into(),
             password_hash: self.password_hash,
         }
     }
@@ -306,4 +529,97 @@ pub fn spki_der_to_pem(der: &[u8]) -> String {
     }
     pem.push_str("-----END PUBLIC KEY-----\n");
     pem
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use time::macros::datetime;
+
+    use super::*;
+
+    /// What a profile item holds is a stored format: existing tables keep
+    /// items written by earlier versions. A rename in the domain must not
+    /// change it, and this pins it attribute by attribute.
+    #[test]
+    fn the_stored_layout_is_fixed() {
+        let at = datetime!(2026-01-02 03:04:05 UTC);
+        let user = User {
+            id: UserId::parse("01900000-0000-7000-8000-000000000001").unwrap(),
+            login: Some(Login::parse("ann").unwrap()),
+            first_name: Some(PersonName::parse("Ann").unwrap()),
+            status: AccountStatus::Disabled,
+            email_confirmed: true,
+            roles: vec![Role::admin()],
+            addresses: vec![Address {
+                id: AddressId::parse("01900000-0000-7000-8000-000000000002").unwrap(),
+                address: AddressValue::parse("0xabc").unwrap(),
+                name: None,
+                created_at: at,
+            }],
+            last_sign_in_at: Some(at),
+            sign_in_count: 3,
+            version: 7,
+            ..User::new(Email::parse("ann@example.com").unwrap(), at)
+        };
+        let account = Account {
+            user: user.clone(),
+            password_hash: "$argon2id$hash".to_owned(),
+        };
+        let stored = serde_json::to_value(ProfileItem::from_account(&account)).unwrap();
+        assert_eq!(
+            stored,
+            json!({
+                "user": {
+                    "id": "01900000-0000-7000-8000-000000000001",
+                    "email": "ann@example.com",
+                    "login": "ann",
+                    "first_name": "Ann",
+                    "last_name": null,
+                    "locale": "en",
+                    "status": "disabled",
+                    "email_confirmed": true,
+                    "roles": ["admin"],
+                    "addresses": [{
+                        "id": "01900000-0000-7000-8000-000000000002",
+                        "address": "0xabc",
+                        "name": null,
+                        "created_at": "2026-01-02T03:04:05Z",
+                    }],
+                    "profile_is_public": false,
+                    "attributes": {},
+                    "created_at": "2026-01-02T03:04:05Z",
+                    "updated_at": "2026-01-02T03:04:05Z",
+                    "last_sign_in_at": "2026-01-02T03:04:05Z",
+                    "sign_in_count": 3,
+                    "version": 7,
+                },
+                "password_hash": "$argon2id$hash",
+            })
+        );
+        // The names expressions use are the names written.
+        for name in [attr::USER, attr::PASSWORD_HASH] {
+            assert!(stored.get(name).is_some(), "{name}");
+        }
+        for name in [
+            attr::STATUS,
+            attr::VERSION,
+            attr::EMAIL_CONFIRMED,
+            attr::UPDATED_AT,
+            attr::LAST_SIGN_IN_AT,
+            attr::SIGN_IN_COUNT,
+        ] {
+            assert!(stored[attr::USER].get(name).is_some(), "{name}");
+        }
+        // And it reads back as the same account.
+        let read: ProfileItem = serde_json::from_value(stored).unwrap();
+        assert_eq!(read.into_account().user, user);
+    }
+
+    #[test]
+    fn every_status_has_its_own_stored_word() {
+        let words: std::collections::HashSet<_> =
+            AccountStatus::ALL.into_iter().map(status_value).collect();
+        assert_eq!(words.len(), AccountStatus::ALL.len());
+    }
 }

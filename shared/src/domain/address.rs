@@ -64,13 +64,12 @@ impl fmt::Debug for AddressValue {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Address {
     pub id: AddressId,
     pub address: AddressValue,
     /// A label the user chose; the same rules as a person's name.
     pub name: Option<PersonName>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 

@@ -1,7 +1,6 @@
 //! The account as services see it. The password hash is not part of it: it
 //! travels separately (see `ports::Account`) so a `User` can be shown freely.
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
@@ -9,8 +8,7 @@ use super::{
     Role, UserId,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountStatus {
     /// Registered, email not confirmed yet.
     Waiting,
@@ -60,10 +58,9 @@ impl std::str::FromStr for AccountStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct User {
     pub id: UserId,
-    #[serde(with = "email_serde")]
     pub email: Email,
     pub login: Option<Login>,
     pub first_name: Option<PersonName>,
@@ -72,15 +69,11 @@ pub struct User {
     pub status: AccountStatus,
     pub email_confirmed: bool,
     pub roles: Vec<Role>,
-    #[serde(default)]
     pub addresses: Vec<Address>,
     pub profile_is_public: bool,
     pub attributes: Attributes,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub last_sign_in_at: Option<OffsetDateTime>,
     pub sign_in_count: u64,
     /// Bumped on every change of the profile item; updates are conditional
@@ -151,21 +144,6 @@ impl User {
 
 /// Stored as the typed address; the key is recomputed (and the address
 /// re-validated) on load.
-mod email_serde {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    use crate::domain::Email;
-
-    pub fn serialize<S: Serializer>(email: &Email, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(email.as_str())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Email, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        Email::parse(&raw).map_err(D::Error::custom)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,16 +33,26 @@ impl CodeStore for DynamoStore {
             .map_err(boxed)?;
         let activate = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::key(records::user_pk(code.user_id), records::PROFILE)))
+            .set_key(Some(Self::key(
+                records::user_pk(code.user_id),
+                records::PROFILE,
+            )))
+            // AccountStatus::after_email_proof, as a condition: every status
+            // but disabled becomes active.
             .update_expression(
-                "SET #user.#status = :active, #user.email_confirmed = :true, #user.updated_at = :at, \
-                 #user.version = #user.version + :one",
+                "SET #user.#status = :active, #user.#confirmed = :true, #user.#updated = :at, \
+                 #user.#version = #user.#version + :one",
             )
             .condition_expression("attribute_exists(pk) AND #user.#status <> :disabled")
-            .expression_attribute_names("#user", "user")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":active", AttributeValue::S("active".to_owned()))
-            .expression_attribute_values(":disabled", AttributeValue::S("disabled".to_owned()))
+            .set_expression_attribute_names(names(&[
+                ("#user", attr::USER),
+                ("#status", attr::STATUS),
+                ("#confirmed", attr::EMAIL_CONFIRMED),
+                ("#updated", attr::UPDATED_AT),
+                ("#version", attr::VERSION),
+            ]))
+            .expression_attribute_values(":active", status(AccountStatus::Active))
+            .expression_attribute_values(":disabled", status(AccountStatus::Disabled))
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .expression_attribute_values(":at", timestamp(now)?)
             .expression_attribute_values(":one", number(1))
@@ -172,8 +182,11 @@ impl CodeStore for DynamoStore {
                 records::PROFILE,
                 &ProfileItem::from_account(account),
             )?))
-            .condition_expression("#user.version = :version")
-            .expression_attribute_names("#user", "user")
+            .condition_expression("#user.#version = :version")
+            .set_expression_attribute_names(names(&[
+                ("#user", attr::USER),
+                ("#version", attr::VERSION),
+            ]))
             .expression_attribute_values(":version", number_u64(expected_version))
             .build()
             .map_err(boxed)?;

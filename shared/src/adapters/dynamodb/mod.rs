@@ -27,9 +27,9 @@ use time::format_description::well_known::Rfc3339;
 use super::aws::SdkFailure;
 use super::records::{
     self, ClientItem, CodeItem, CounterItem, GuardItem, ProfileItem, ResetPointerItem, SessionItem,
-    StreakItem,
+    StreakItem, UserRecord, attr,
 };
-use crate::domain::{ClientId, Login, SessionId, User, UserId};
+use crate::domain::{AccountStatus, ClientId, Login, SessionId, User, UserId};
 use crate::ports::{
     Account, ChangeOutcome, ClientStore, CodeKind, CodeStore, ConfirmOutcome, EndSessions,
     FailureStreak, ProfileChange, RateStore, ResetOutcome, ServiceClient, Session, SessionStore,
@@ -360,6 +360,22 @@ where
         SdkFailure::Throttled(error) => StoreError::Throttled(error),
         SdkFailure::Failed(error) => StoreError::Backend(error),
     }
+}
+
+/// Binds the `#placeholders` an expression uses to attribute names (from
+/// [`attr`]); DynamoDB refuses names an expression does not use.
+fn names(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+    Some(
+        pairs
+            .iter()
+            .map(|(placeholder, name)| ((*placeholder).to_owned(), (*name).to_owned()))
+            .collect(),
+    )
+}
+
+/// A status as the `status` attribute holds it.
+fn status(status: AccountStatus) -> AttributeValue {
+    AttributeValue::S(records::status_value(status).to_owned())
 }
 
 fn timestamp(at: OffsetDateTime) -> Result<AttributeValue, StoreError> {

@@ -22,18 +22,24 @@ impl SessionStore for DynamoStore {
                 records::PROFILE,
             )))
             .update_expression(
-                "SET #user.last_sign_in_at = :at, #user.sign_in_count = #user.sign_in_count + :one, \
-                 #user.version = #user.version + :one",
+                "SET #user.#last_sign_in = :at, #user.#sign_ins = #user.#sign_ins + :one, \
+                 #user.#version = #user.#version + :one",
             )
             .condition_expression(
-                "attribute_exists(pk) AND password_hash = :credential AND #user.#status <> :disabled",
+                "attribute_exists(pk) AND #password_hash = :credential AND #user.#status <> :disabled",
             )
-            .expression_attribute_names("#user", "user")
-            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_names(names(&[
+                ("#user", attr::USER),
+                ("#last_sign_in", attr::LAST_SIGN_IN_AT),
+                ("#sign_ins", attr::SIGN_IN_COUNT),
+                ("#version", attr::VERSION),
+                ("#password_hash", attr::PASSWORD_HASH),
+                ("#status", attr::STATUS),
+            ]))
             .expression_attribute_values(":at", timestamp(now)?)
             .expression_attribute_values(":one", number(1))
             .expression_attribute_values(":credential", AttributeValue::S(credential.to_owned()))
-            .expression_attribute_values(":disabled", AttributeValue::S("disabled".to_owned()))
+            .expression_attribute_values(":disabled", status(AccountStatus::Disabled))
             .build()
             .map_err(boxed)?;
         match self

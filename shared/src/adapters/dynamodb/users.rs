@@ -63,13 +63,17 @@ impl UserStore for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(Self::key(records::user_pk(old.id), records::PROFILE)))
             .condition_expression(
-                "#user.version = :version AND #user.#status = :waiting \
-                 AND #user.email_confirmed = :false",
+                "#user.#version = :version AND #user.#status = :waiting \
+                 AND #user.#confirmed = :false",
             )
-            .expression_attribute_names("#user", "user")
-            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_names(names(&[
+                ("#user", attr::USER),
+                ("#version", attr::VERSION),
+                ("#status", attr::STATUS),
+                ("#confirmed", attr::EMAIL_CONFIRMED),
+            ]))
             .expression_attribute_values(":version", number_u64(old.version))
-            .expression_attribute_values(":waiting", AttributeValue::S("waiting".to_owned()))
+            .expression_attribute_values(":waiting", status(AccountStatus::Waiting))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .build()
             .map_err(boxed)?;
@@ -152,7 +156,7 @@ impl UserStore for DynamoStore {
         let profile = self
             .get::<ProfileItem>(records::user_pk(id), records::PROFILE)
             .await?;
-        Ok(profile.map(|profile| profile.user))
+        Ok(profile.map(|profile| User::from(profile.user)))
     }
 
     async fn get_account(&self, id: UserId) -> Result<Option<Account>, StoreError> {
@@ -165,19 +169,27 @@ impl UserStore for DynamoStore {
     async fn update_profile(&self, change: ProfileChange<'_>) -> Result<ChangeOutcome, StoreError> {
         let user = change.user;
         let mut set = "SET #user = :user".to_owned();
+        let mut placeholders = vec![("#user", attr::USER), ("#version", attr::VERSION)];
         let mut profile = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Self::key(records::user_pk(user.id), records::PROFILE)))
-            .condition_expression("attribute_exists(pk) AND #user.version = :expected")
-            .expression_attribute_names("#user", "user")
-            .expression_attribute_values(":user", to_attribute_value(user).map_err(boxed)?)
+            .condition_expression("attribute_exists(pk) AND #user.#version = :expected")
+            .expression_attribute_values(
+                ":user",
+                to_attribute_value(UserRecord::from(user)).map_err(boxed)?,
+            )
             .expression_attribute_values(":expected", number_u64(change.expected_version));
         if let Some(hash) = change.password_hash {
-            set.push_str(", password_hash = :hash");
+            set.push_str(", #password_hash = :hash");
+            placeholders.push(("#password_hash", attr::PASSWORD_HASH));
             profile =
                 profile.expression_attribute_values(":hash", AttributeValue::S(hash.to_owned()));
         }
-        let profile = profile.update_expression(set).build().map_err(boxed)?;
+        let profile = profile
+            .update_expression(set)
+            .set_expression_attribute_names(names(&placeholders))
+            .build()
+            .map_err(boxed)?;
         let mut items = vec![TransactWriteItem::builder().update(profile).build()];
 
         let login = user.login.as_ref().map(Login::key);

@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 
 use super::records::{
     self, ClientItem, CodeItem, CounterItem, GuardItem, ProfileItem, ResetPointerItem, SessionItem,
-    StreakItem,
+    StreakItem, UserRecord,
 };
 use crate::domain::{AccountStatus, ClientId, SessionId, User, UserId};
 use crate::ports::{

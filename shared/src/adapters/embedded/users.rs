@@ -91,7 +91,7 @@ impl UserStore for EmbeddedStore {
         let profile: Option<ProfileItem> = self
             .read(records::user_pk(id), records::PROFILE.to_owned())
             .await?;
-        Ok(profile.map(|profile| profile.user))
+        Ok(profile.map(|profile| User::from(profile.user)))
     }
 
     async fn get_account(&self, id: UserId) -> Result<Option<Account>, StoreError> {
@@ -131,7 +131,7 @@ impl UserStore for EmbeddedStore {
                         .map_err(backend)?;
                 }
             }
-            profile.user = user;
+            profile.user = UserRecord::from(&user);
             if let Some(hash) = password_hash {
                 profile.password_hash = hash;
             }
