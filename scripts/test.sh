@@ -27,9 +27,14 @@ step "cfn-lint template.yaml"
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "Lambda binaries link neither the local adapters nor a second crypto library"
+step "Lambda binaries link neither the local adapters, the test counters, nor a second crypto library"
 if cargo tree -p latchkey-functions -e normal --prefix none | grep -E '^(redb|lettre|aws-lc-rs|aws-lc-sys|openssl-sys) '; then
   echo "latchkey-functions depends on a crate it must not (above): the local adapters stay behind the 'local' feature, and the AWS SDK's TLS is rustls on ring (latchkey::adapters::aws)" >&2
+  exit 1
+fi
+
+if cargo tree -p latchkey-functions -e normal,features --prefix none | grep -E '^latchkey feature "(local|test-support)"'; then
+  echo "the Lambda binaries enable a latchkey feature meant for local use or tests (above)" >&2
   exit 1
 fi
 

@@ -2,7 +2,6 @@
 //! per process (per Lambda cold start) and shared by every request.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::Config;
 use crate::adapters::dynamodb::DynamoStore;
@@ -11,14 +10,6 @@ use crate::adapters::ses::SesMailer;
 use crate::ports::{Clock, Mailer, Store, SystemClock, TokenSigner};
 use crate::services::pacing::Pacers;
 use crate::tokens::{PublicKey, TokenVerifier, VerifierError};
-
-static AWS_CLIENT_SETS_BUILT: AtomicUsize = AtomicUsize::new(0);
-
-/// How many times this process has built its AWS SDK clients: once per cold
-/// start, never per request (the cold-start test reads it).
-pub fn aws_client_sets_built() -> usize {
-    AWS_CLIENT_SETS_BUILT.load(Ordering::Relaxed)
-}
 
 pub struct App {
     pub config: Config,
@@ -87,7 +78,8 @@ impl App {
         config: Config,
         aws: &aws_config::SdkConfig,
     ) -> Result<Self, StartupError> {
-        AWS_CLIENT_SETS_BUILT.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "test-support")]
+        crate::test_support::count_aws_client_set();
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name);
         let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(aws), &config.mail_from);
         let kms = aws_sdk_kms::Client::new(aws);

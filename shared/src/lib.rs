@@ -17,6 +17,8 @@ pub mod ports;
 pub mod secrets;
 pub mod services;
 pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 pub mod tokens;
 
 pub use app::App;

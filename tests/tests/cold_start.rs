@@ -4,8 +4,7 @@
 //! Lambda binaries call.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use latchkey::adapters::kms::public_key_fetches;
-use latchkey::app::aws_client_sets_built;
+use latchkey::test_support::{aws_client_sets_built, public_key_fetches};
 use latchkey_tests::TestApp;
 use serde_json::json;
 

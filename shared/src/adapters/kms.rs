@@ -77,20 +77,13 @@ impl KmsSigner {
 /// The public half of a KMS key (its ARN, and the key as published),
 /// checked to sign with `algorithm`. Used for the signing key and for the
 /// keys being retired.
-/// How many times this process has fetched a public key from KMS: once
-/// per key at start-up, never per request (the cold-start test reads it).
-pub fn public_key_fetches() -> usize {
-    PUBLIC_KEY_FETCHES.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-static PUBLIC_KEY_FETCHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
 pub async fn fetch_public_key(
     client: &Client,
     key_id: &str,
     algorithm: SigningAlgorithm,
 ) -> Result<(String, PublicKey), KmsSignerError> {
-    PUBLIC_KEY_FETCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    #[cfg(feature = "test-support")]
+    crate::test_support::count_public_key_fetch();
     let output = client
         .get_public_key()
         .key_id(key_id)
