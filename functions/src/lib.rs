@@ -8,6 +8,7 @@ use std::convert::Infallible;
 use lambda_http::{Body, Request, Response, service_fn};
 use latchkey::App;
 use latchkey::http::{RequestMeta, finish};
+use tracing::Instrument;
 
 pub mod endpoints;
 pub mod routes;
@@ -18,8 +19,13 @@ pub use routes::{Endpoint, ROUTES, Route, RouteMatch, Uses, match_route};
 /// Always a response: errors become problem documents here.
 pub async fn handle(app: &App, endpoint: Endpoint, request: Request) -> Response<Body> {
     let meta = RequestMeta::of(&request);
-    let outcome = endpoint.call(app, &meta, request).await;
-    finish(&app.config, &meta, outcome)
+    let span = tracing::info_span!("request", request_id = %meta.request_id, route = %meta.route);
+    async {
+        let outcome = endpoint.call(app, &meta, request).await;
+        finish(&app.config, &meta, outcome)
+    }
+    .instrument(span)
+    .await
 }
 
 /// A Lambda binary's whole `main`. It builds the Tokio runtime here, in

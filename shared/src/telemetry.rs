@@ -1,6 +1,7 @@
 //! Log set-up. Lambda: one JSON object per line (CloudWatch's JSON log
 //! format reads it). Local: compact human-readable lines. `RUST_LOG`
-//! overrides the default level (`info`).
+//! overrides the default level (`info`). Each request runs in a `request`
+//! span carrying its id and route, so every line it logs names them.
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -22,7 +23,9 @@ where
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter())
-        .with_current_span(false)
+        // The request span: its id and route on every line of a request.
+        .with_current_span(true)
+        .with_span_list(false)
         .with_target(false)
         .with_writer(writer)
         .try_init();

@@ -206,4 +206,42 @@ async fn a_journey_logs_one_line_per_request_and_none_of_its_secrets() {
             .iter()
             .any(|fields| fields["route"] == "GET /v1/users/confirm/{code}")
     );
+
+    // Every line logged while serving a request, the services' own lines
+    // included, carries that request's id and route in its span, so the
+    // lines of concurrent requests can be told apart.
+    let request_ids: std::collections::HashSet<&str> = request_lines
+        .iter()
+        .map(|fields| fields["request_id"].as_str().unwrap())
+        .collect();
+    let in_requests: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line.get("span").is_some())
+        .collect();
+    for message in ["request", "email confirmed"] {
+        assert!(
+            in_requests
+                .iter()
+                .any(|line| line["fields"]["message"] == message),
+            "no {message:?} line inside a request span:\n{logs}"
+        );
+    }
+    for line in &in_requests {
+        let span = &line["span"];
+        assert_eq!(span["name"], "request", "{line}");
+        assert!(
+            span["request_id"]
+                .as_str()
+                .is_some_and(|id| request_ids.contains(id)),
+            "{line}"
+        );
+        assert!(
+            span["route"]
+                .as_str()
+                .is_some_and(|route| route.contains(' '))
+        );
+        if line["fields"]["message"] == "request" {
+            assert_eq!(span["request_id"], line["fields"]["request_id"]);
+        }
+    }
 }
