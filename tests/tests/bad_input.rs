@@ -1,4 +1,4 @@
-//! Bad input is answered per API.md, as problem documents, never with a 5xx.
+//! Bad input is answered per the contract (README, "Endpoints"), as problem documents, never with a 5xx.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use latchkey_tests::TestApp;

@@ -1,7 +1,7 @@
 //! Dependency faults, injected by a proxy between the AWS adapters and moto
 //! (`tests/fault_proxy.py`): for every route, each service it uses is made
 //! to throttle and to fail. Throttling answers `503` with `Retry-After`, a
-//! failure an opaque `500`, except where API.md makes the email best effort
+//! failure an opaque `500`, except where the contract makes the email best effort
 //! (the answer is then the usual one). A failure after any number of
 //! successful DynamoDB calls leaves the table as it was: no multi-item
 //! change is ever half-written.

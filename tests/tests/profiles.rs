@@ -66,7 +66,7 @@ fn keys(value: &Value) -> BTreeSet<&str> {
         .collect()
 }
 
-/// API.md's `User`: exactly these, nothing else.
+/// The contract's `User` (README, "Endpoints"): exactly these, nothing else.
 const USER_FIELDS: [&str; 17] = [
     "id",
     "email",

@@ -139,7 +139,7 @@ impl FieldError {
             match error {
                 PasswordError::TooShort(_) => FieldCode::PasswordTooShort,
                 PasswordError::TooLong => FieldCode::PasswordTooLong,
-                // API.md has one code for both: a guessable password.
+                // One code for both: a guessable password (README, "Endpoints").
                 PasswordError::TooCommon | PasswordError::SameAsIdentifier => {
                     FieldCode::PasswordTooCommon
                 }

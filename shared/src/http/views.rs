@@ -1,4 +1,4 @@
-//! What responses show: the `User` of API.md and the `TokenPair`.
+//! What responses show: the `User` of the README's contract and the `TokenPair`.
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! The store on DynamoDB: one table, items as in DESIGN.md. Uniqueness and
+//! The store on DynamoDB: one table, items as in docs/data-model.md. Uniqueness and
 //! single use come from conditional writes inside transactions, never from
 //! read-then-write.
 
@@ -247,7 +247,6 @@ impl DynamoStore {
             .map_err(classify)
     }
 
-    /// The keys of the user's sessions other than `keep`.
     /// After a committed change that ends sessions, ends those beyond one
     /// transaction's reach or started while it ran (with the old password
     /// or status). The change stands either way, so a failure here is
@@ -273,6 +272,7 @@ impl DynamoStore {
         }
     }
 
+    /// The keys of the user's sessions other than `keep`.
     async fn session_keys_except(
         &self,
         user_id: UserId,
