@@ -12,6 +12,7 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod http;
+mod jwt_backend;
 pub mod mail;
 pub mod ports;
 pub mod secrets;

@@ -241,6 +241,7 @@ impl TokenVerifier {
         audience: &str,
         lifetime: std::time::Duration,
     ) -> Result<Self, VerifierError> {
+        crate::jwt_backend::install();
         let first = keys.first().ok_or(VerifierError::NoKeys)?;
         if let Some(other) = keys.iter().find(|key| key.algorithm != first.algorithm) {
             return Err(VerifierError::MixedAlgorithms(other.kid.clone()));
