@@ -11,15 +11,21 @@
    stand-in for the Lambda runtime API, with the AWS adapters on moto_server.
 4. Stripped binary sizes: x86_64 release, and arm64 from the deploy build
    (scripts/deploy-build.sh) when it has run.
+6. Side by side with a peer: local-api's GET /status, GET /v1/users/me and
+   GET /v1/auth/token-info beside fastapi-users' GET /status and GET
+   /users/me (its documented set-up: SQLAlchemy on SQLite, JWT bearer,
+   uvicorn with uvloop and httptools, one worker per core), each as a ratio.
 5. Sign-in timing by account state: the median latency of an unknown
    account, a wrong password, and the right password of an unconfirmed and
    of a disabled account, each as a ratio to the wrong password's.
 
 Usage: python3 scripts/bench.py [--seconds 10] [--connections 8] [--cold-starts 5]
-                               [--only timing|init] [--binaries DIR]
+                               [--only timing|init|peer] [--binaries DIR]
 Needs wrk (Debian's package; installed with apt-get when run as root) and
 moto_server (scripts/test.sh installs it into $LATCHKEY_TOOLS_DIR/venv,
-.tools/venv by default).
+.tools/venv by default). The peer's pinned packages
+(scripts/bench/peer/requirements.txt) are installed into
+$LATCHKEY_TOOLS_DIR/peer on first use.
 """
 
 import argparse
@@ -36,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -135,7 +142,7 @@ def peak_memory_mib(pid):
     return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
 
 
-def load_benchmarks(binaries, seconds, connections):
+def load_benchmarks(binaries, seconds, connections, only=None):
     """wrk on each route; the argon2id limit is measured just before and just
     after the login run, so both see the same machine (a shared machine's
     speed drifts by 10 % and more over minutes)."""
@@ -177,6 +184,8 @@ def load_benchmarks(binaries, seconds, connections):
             ("GET /v1/auth/token-info", "/v1/auth/token-info", "bearer.lua"),
             ("GET /v1/users/me", "/v1/users/me", "bearer.lua"),
         ]:
+            if only and name not in only:
+                continue
             say(f"wrk {name}")
             # Refresh chains need one connection per thread.
             conns = min(connections, os.cpu_count() or 1) if "refresh" in path else connections
@@ -393,15 +402,16 @@ def main():
                         help="requests per kind in the timing tables (sign-in; forgot and resend)")
     parser.add_argument("--cold-starts", type=int, default=5,
                         help="cold starts per Lambda binary (the table shows medians)")
-    parser.add_argument("--only", choices=["timing", "init"],
-                        help="run one table only: the sign-in timing, or the Lambda binaries' "
-                             "init, first invocation and size")
+    parser.add_argument("--only", choices=["timing", "init", "peer"],
+                        help="run one table only: the sign-in timing, the Lambda binaries' "
+                             "init, first invocation and size, or the side-by-side run with "
+                             "fastapi-users")
     parser.add_argument("--binaries", type=pathlib.Path,
                         help="measure the release binaries in this folder instead of building "
                              "(to compare profiles); Lambda binaries missing there are skipped")
     args = parser.parse_args()
 
-    if args.only is None:
+    if args.only in (None, "peer"):
         ensure_wrk()
     if args.binaries:
         release = args.binaries.resolve()
@@ -420,6 +430,8 @@ def main():
         load_table(release, args.seconds, args.connections)
     if args.only in (None, "init"):
         init_table(release, names, args.cold_starts)
+    if args.only in (None, "peer"):
+        peer_table(release, args.seconds, args.connections)
 
 
 def email_request_timing(binaries, samples):
@@ -487,6 +499,73 @@ def timing_table(release, samples):
     for index, (name, median) in enumerate(rows):
         known = rows[index - index % 2][1]
         print(f"{name:30} {median:10.2f} {median / known:17.2f}")
+
+
+def peer_python():
+    """The peer's virtual environment, made on first use."""
+    tools = pathlib.Path(os.environ.get("LATCHKEY_TOOLS_DIR", ROOT / ".tools"))
+    venv = tools / "peer"
+    python = venv / "bin" / "python"
+    requirements = ROOT / "scripts" / "bench" / "peer" / "requirements.txt"
+    stamp = venv / "requirements.txt"
+    if not stamp.exists() or stamp.read_text() != requirements.read_text():
+        say(f"installing the peer (fastapi-users) into {venv}")
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", "-r", requirements], check=True)
+        shutil.copyfile(requirements, stamp)
+    return python
+
+
+def peer_benchmarks(seconds, connections):
+    """fastapi-users' GET /status and GET /users/me under the same wrk runs."""
+    python = peer_python()
+    app_dir = ROOT / "scripts" / "bench" / "peer"
+    data_dir = pathlib.Path(tempfile.mkdtemp(prefix="latchkey-peer-"))
+    env = {**os.environ, "PEER_DATABASE": str(data_dir / "peer.db")}
+    subprocess.run([python, app_dir / "fastapi_users_app.py"], check=True, env=env)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [python, "-m", "uvicorn", "fastapi_users_app:app", "--port", str(port),
+         "--workers", str(os.cpu_count() or 1), "--log-level", "warning"],
+        cwd=app_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(base + "/status")
+        email = "bench@example.com"
+        status, _ = request(base, "POST", "/auth/register", {"email": email, "password": PASSWORD})
+        assert status == 201, status
+        form = urllib.parse.urlencode({"username": email, "password": PASSWORD}).encode()
+        with urllib.request.urlopen(base + "/auth/jwt/login", data=form) as response:
+            token = json.loads(response.read())["access_token"]
+        rows = []
+        for name, path, script in [("GET /status", "/status", "get.lua"),
+                                   ("GET /users/me", "/users/me", "bearer.lua")]:
+            say(f"wrk fastapi-users {name}")
+            rows.append((name, wrk(base, path, script, seconds, connections,
+                                   {"BENCH_TOKEN": token})))
+        return rows
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def peer_table(release, seconds, connections):
+    ours = dict((name, row) for name, _, row in
+                load_benchmarks(release, seconds, connections,
+                                only=("GET /status", "GET /v1/auth/token-info",
+                                      "GET /v1/users/me"))[0])
+    theirs = dict(peer_benchmarks(seconds, connections))
+    print(f"\nside by side: local-api (embedded store, RS256) and fastapi-users (SQLite, "
+          f"HS256, uvicorn, {os.cpu_count()} workers); wrk {seconds} s, {connections} "
+          f"connections, {os.cpu_count()} cores")
+    print(f"{'latchkey route':26} {'req/s':>9}   {'fastapi-users route':20} {'req/s':>8} {'ratio':>7}")
+    for mine, peer in [("GET /status", "GET /status"),
+                       ("GET /v1/users/me", "GET /users/me"),
+                       ("GET /v1/auth/token-info", "GET /users/me")]:
+        rate, peer_rate = ours[mine]["rate"], theirs[peer]["rate"]
+        print(f"{mine:26} {rate:9.0f}   {peer:20} {peer_rate:8.0f} {rate / peer_rate:6.1f}x")
 
 
 def load_table(release, seconds, connections):

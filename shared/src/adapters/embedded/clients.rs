@@ -16,9 +16,7 @@ impl ClientStore for EmbeddedStore {
     }
 
     async fn get_client(&self, id: ClientId) -> Result<Option<ServiceClient>, StoreError> {
-        let item: Option<ClientItem> = self
-            .read(records::client_pk(id), records::CLIENT.to_owned())
-            .await?;
+        let item: Option<ClientItem> = self.read(&records::client_pk(id), records::CLIENT)?;
         item.map(ClientItem::into_client).transpose()
     }
 

@@ -69,17 +69,15 @@ impl EmbeddedStore {
             .map_err(|error| StoreError::Backend(Box::new(error)))?
     }
 
-    async fn read<T: DeserializeOwned + Send + 'static>(
-        &self,
-        pk: String,
-        sk: String,
-    ) -> Result<Option<T>, StoreError> {
-        self.blocking(move |db| {
-            let read = db.begin_read().map_err(backend)?;
-            let table = read.open_table(ITEMS).map_err(backend)?;
-            get(&table, &pk, &sk)
-        })
-        .await
+    /// A point read, on the calling thread: redb's readers never wait for a
+    /// writer (each reads a committed snapshot) and a read takes
+    /// microseconds, less than handing it to the blocking pool costs.
+    /// Writes, which take the write lock and sync to disk, go through
+    /// [`blocking`](Self::blocking).
+    fn read<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<T>, StoreError> {
+        let read = self.db.begin_read().map_err(backend)?;
+        let table = read.open_table(ITEMS).map_err(backend)?;
+        get(&table, pk, sk)
     }
 
     async fn write<T: Send + 'static>(

@@ -73,9 +73,7 @@ impl RateStore for EmbeddedStore {
     }
 
     async fn failure_streak(&self, key: &str) -> Result<Option<FailureStreak>, StoreError> {
-        let item: Option<StreakItem> = self
-            .read(records::streak_pk(key), records::STREAK.to_owned())
-            .await?;
+        let item: Option<StreakItem> = self.read(&records::streak_pk(key), records::STREAK)?;
         item.map(|item| item.streak()).transpose()
     }
 

@@ -92,9 +92,8 @@ impl SessionStore for EmbeddedStore {
         id: SessionId,
         now: OffsetDateTime,
     ) -> Result<Option<Session>, StoreError> {
-        let item: Option<SessionItem> = self
-            .read(records::user_pk(user_id), records::session_sk(id))
-            .await?;
+        let item: Option<SessionItem> =
+            self.read(&records::user_pk(user_id), &records::session_sk(id))?;
         match item {
             Some(item) => item.into_session(user_id, now),
             None => Ok(None),

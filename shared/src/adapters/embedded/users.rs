@@ -88,16 +88,12 @@ impl UserStore for EmbeddedStore {
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        let profile: Option<ProfileItem> = self
-            .read(records::user_pk(id), records::PROFILE.to_owned())
-            .await?;
+        let profile: Option<ProfileItem> = self.read(&records::user_pk(id), records::PROFILE)?;
         Ok(profile.map(|profile| User::from(profile.user)))
     }
 
     async fn get_account(&self, id: UserId) -> Result<Option<Account>, StoreError> {
-        let profile: Option<ProfileItem> = self
-            .read(records::user_pk(id), records::PROFILE.to_owned())
-            .await?;
+        let profile: Option<ProfileItem> = self.read(&records::user_pk(id), records::PROFILE)?;
         Ok(profile.map(ProfileItem::into_account))
     }
 
