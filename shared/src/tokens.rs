@@ -7,6 +7,7 @@
 //! and the algorithm pinned.
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -217,10 +218,21 @@ pub struct TokenVerifier {
     validation: Validation,
     /// `exp - iat` at most: the issued lifetime plus the leeway.
     longest_lifetime: i64,
+    /// Tokens this process has verified, with their claims. A token is
+    /// immutable and the keys are fixed for the life of the process, so of
+    /// all the checks only the time ones (`exp`, `nbf`) can change their
+    /// answer for a token presented again; they are made on every use. A
+    /// client presents its token for every call for its whole lifetime, and
+    /// the signature check was most of a `GET /v1/users/me`. Only tokens
+    /// that passed every check get in; the cache is bounded.
+    verified: Arc<quick_cache::sync::Cache<String, AccessClaims>>,
 }
 
 /// Clock skew allowed on `exp` and `nbf`, and on a token's lifetime.
 const LEEWAY_SECONDS: u64 = 30;
+
+/// Verified tokens kept (about 1 KiB each).
+const VERIFIED_TOKENS_KEPT: usize = 10_000;
 
 impl fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -273,10 +285,21 @@ impl TokenVerifier {
             longest_lifetime: i64::try_from(lifetime.as_secs())
                 .unwrap_or(i64::MAX)
                 .saturating_add(i64::try_from(LEEWAY_SECONDS).unwrap_or_default()),
+            verified: Arc::new(quick_cache::sync::Cache::new(VERIFIED_TOKENS_KEPT)),
         })
     }
 
     pub fn verify(&self, token: &str) -> Result<AccessClaims, InvalidToken> {
+        if let Some(claims) = self.verified.get(token) {
+            return still_in_time(claims);
+        }
+        let claims = self.verify_signed(token)?;
+        self.verified.insert(token.to_owned(), claims.clone());
+        Ok(claims)
+    }
+
+    /// Every check: header, key, signature, claims, lifetime.
+    fn verify_signed(&self, token: &str) -> Result<AccessClaims, InvalidToken> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| InvalidToken::Header)?;
         // Key material in the header is never trusted (RFC 8725 §3.10).
         if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE)
@@ -307,6 +330,21 @@ impl TokenVerifier {
         }
         Ok(claims)
     }
+}
+
+/// The time checks `jsonwebtoken` made when the token was first verified,
+/// made again: not expired (`exp`) and already valid (`nbf`), with the same
+/// leeway and the same clock.
+fn still_in_time(claims: AccessClaims) -> Result<AccessClaims, InvalidToken> {
+    let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
+    let leeway = i64::try_from(LEEWAY_SECONDS).unwrap_or_default();
+    if claims.exp < now.saturating_sub(leeway) {
+        return Err(InvalidToken::Rejected("ExpiredSignature".to_owned()));
+    }
+    if claims.nbf > now.saturating_add(leeway) {
+        return Err(InvalidToken::Rejected("ImmatureSignature".to_owned()));
+    }
+    Ok(claims)
 }
 
 /// An opaque refresh token: `<user id>.<session id>.<256 random bits>`. The

@@ -3,6 +3,8 @@
 //! unknown keys do not. For RS256 and ES256 alike.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use latchkey::adapters::local_key::LocalKeySigner;
@@ -146,4 +148,35 @@ async fn the_jwks_of_a_kms_key_in_moto_verifies_its_tokens() {
     let mut validation = Validation::new(algorithm);
     validation.set_audience(&[claims.aud.as_str()]);
     assert!(jsonwebtoken::decode::<Value>(&token, &key, &validation).is_ok());
+}
+
+/// Verified tokens are remembered, but only their signature check is: a
+/// token accepted a moment ago is refused once it expires, and a token
+/// that differs from an accepted one in any byte is checked afresh.
+#[tokio::test]
+async fn a_remembered_token_still_expires_and_a_changed_one_is_checked_afresh() {
+    let app = TestApp::embedded().await;
+    let mut claims = live_claims(&app).await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    // Inside the 30 s leeway for about two seconds more.
+    claims.exp = now - 28;
+    claims.iat = claims.exp - 60;
+    claims.nbf = claims.iat;
+    let token = issue_access_token(app.app.signer.as_ref(), &claims)
+        .await
+        .unwrap();
+    assert!(app.app.verifier.verify(&token).is_ok());
+    assert_eq!(app.token_info(&token).await.status(), 200);
+
+    // The same claims under a flipped signature bit: not the remembered token.
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let mut bytes = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    bytes[0] ^= 1;
+    let forged = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(bytes));
+    assert!(app.app.verifier.verify(&forged).is_err());
+    assert_eq!(app.token_info(&forged).await.status(), 401);
+
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    assert!(app.app.verifier.verify(&token).is_err());
+    assert_eq!(app.token_info(&token).await.status(), 401);
 }
