@@ -11,7 +11,9 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use latchkey::adapters::dynamodb::DynamoStore;
 use latchkey::config::PasswordSettings;
-use latchkey::domain::{AccountStatus, ClientId, Email, Role, Roles, User, UserId};
+use latchkey::domain::{
+    AccountStatus, ClientId, Email, Role, Roles, User, UserId, UserType, UserTypes,
+};
 use latchkey::ports::Store;
 use latchkey::services::clients::{create_client, parse_scope, rotate_client_secret};
 use latchkey::services::profile::{AdminChange, apply_admin_change};
@@ -55,19 +57,38 @@ pub enum UserCommand {
     Create {
         #[arg(long)]
         email: String,
+        /// The user type (USER_TYPES); the default type when left out.
+        #[arg(long)]
+        source: Option<String>,
         /// A role to grant; repeat for more (`--role admin` for the first admin).
         #[arg(long = "role")]
         roles: Vec<String>,
     },
-    /// Shows an account's id, status and roles.
-    Show { email: String },
+    /// Shows an account's id, type, status and roles.
+    Show {
+        email: String,
+        #[arg(long)]
+        source: Option<String>,
+    },
     /// Grants a role (`admin` lets the account use the admin endpoint).
-    GrantRole { email: String, role: String },
+    GrantRole {
+        email: String,
+        role: String,
+        #[arg(long)]
+        source: Option<String>,
+    },
     /// Takes a role away.
-    RevokeRole { email: String, role: String },
+    RevokeRole {
+        email: String,
+        role: String,
+        #[arg(long)]
+        source: Option<String>,
+    },
     /// Sets the status; `disabled` ends every session at once.
     SetStatus {
         email: String,
+        #[arg(long)]
+        source: Option<String>,
         /// waiting, active or disabled.
         #[arg(value_parser = AccountStatus::parse)]
         status: AccountStatus,
@@ -118,20 +139,39 @@ pub async fn execute(
     command: &Command,
     store: &dyn Store,
     passwords: PasswordSettings,
+    user_types: &UserTypes,
     input: &mut impl BufRead,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     match command {
         Command::Clients(command) => execute_client(command, store, out).await,
-        Command::Users(command) => execute_user(command, store, passwords, input, out).await,
+        Command::Users(command) => {
+            execute_user(command, store, passwords, user_types, input, out).await
+        }
     }
 }
 
-async fn find_user(store: &dyn Store, email: &str) -> anyhow::Result<User> {
+/// `--source`: a configured user type, the default when left out.
+fn user_type(types: &UserTypes, source: Option<&str>) -> anyhow::Result<UserType> {
+    types
+        .source(source)
+        .map_err(|error| anyhow::anyhow!("--source {}: {error}", source.unwrap_or_default()))
+}
+
+async fn find_user(
+    store: &dyn Store,
+    types: &UserTypes,
+    email: &str,
+    source: Option<&str>,
+) -> anyhow::Result<User> {
+    let user_type = user_type(types, source)?;
     let parsed = Email::parse(email).map_err(|error| anyhow::anyhow!("{email:?}: {error}"))?;
-    match store.find_by_email(parsed.key()).await? {
+    match store.find_by_email(&user_type.email_key(&parsed)).await? {
         Some(account) => Ok(account.user),
-        None => bail!("no account with email {email}"),
+        None => bail!(
+            "no account with email {email} of type {}",
+            types.name(&user_type)
+        ),
     }
 }
 
@@ -139,10 +179,11 @@ fn parse_role(text: &str) -> anyhow::Result<Role> {
     Role::parse(text).map_err(|error| anyhow::anyhow!("role {text:?}: {error}"))
 }
 
-fn print_user(out: &mut impl Write, user: &User) -> anyhow::Result<()> {
+fn print_user(out: &mut impl Write, user: &User, types: &UserTypes) -> anyhow::Result<()> {
     let roles: Vec<&str> = user.roles.iter().map(Role::as_str).collect();
     writeln!(out, "id: {}", user.id)?;
     writeln!(out, "email: {}", user.email.as_str())?;
+    writeln!(out, "source: {}", types.name(&user.user_type))?;
     writeln!(out, "status: {}", user.status.as_str())?;
     writeln!(out, "roles: {}", roles.join(" "))?;
     Ok(())
@@ -165,11 +206,17 @@ async fn execute_user(
     command: &UserCommand,
     store: &dyn Store,
     settings: PasswordSettings,
+    types: &UserTypes,
     input: &mut impl BufRead,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let user = match command {
-        UserCommand::Create { email, roles } => {
+        UserCommand::Create {
+            email,
+            source,
+            roles,
+        } => {
+            let user_type = user_type(types, source.as_deref())?;
             let email =
                 Email::parse_new(email).map_err(|error| anyhow::anyhow!("{email:?}: {error}"))?;
             let roles = role_set(roles.iter().map(|role| parse_role(role)))?;
@@ -180,21 +227,32 @@ async fn execute_user(
                 store,
                 &settings,
                 email,
+                user_type,
                 password,
                 roles,
                 time::OffsetDateTime::now_utc(),
             )
             .await?
         }
-        UserCommand::Show { email } => find_user(store, email).await?,
-        UserCommand::GrantRole { email, role } => {
-            let user = find_user(store, email).await?;
+        UserCommand::Show { email, source } => {
+            find_user(store, types, email, source.as_deref()).await?
+        }
+        UserCommand::GrantRole {
+            email,
+            role,
+            source,
+        } => {
+            let user = find_user(store, types, email, source.as_deref()).await?;
             let held = user.roles.iter().cloned().map(Ok);
             let roles = role_set(held.chain([parse_role(role)]))?;
             set_roles(store, user.id, roles).await?
         }
-        UserCommand::RevokeRole { email, role } => {
-            let user = find_user(store, email).await?;
+        UserCommand::RevokeRole {
+            email,
+            role,
+            source,
+        } => {
+            let user = find_user(store, types, email, source.as_deref()).await?;
             let role = parse_role(role)?;
             if !user.roles.contains(&role) {
                 bail!("{email} does not have the role {role}");
@@ -202,8 +260,12 @@ async fn execute_user(
             let kept = user.roles.iter().filter(|held| **held != role).cloned();
             set_roles(store, user.id, role_set(kept.map(Ok))?).await?
         }
-        UserCommand::SetStatus { email, status } => {
-            let user = find_user(store, email).await?;
+        UserCommand::SetStatus {
+            email,
+            source,
+            status,
+        } => {
+            let user = find_user(store, types, email, source.as_deref()).await?;
             let change = AdminChange {
                 status: Some(*status),
                 roles: None,
@@ -218,7 +280,7 @@ async fn execute_user(
             .await?
         }
     };
-    print_user(out, &user)
+    print_user(out, &user, types)
 }
 
 async fn execute_client(

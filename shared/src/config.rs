@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::domain::{AttributeSpec, PasswordPolicy};
+use crate::domain::{AttributeSpec, PasswordPolicy, UserTypes};
 use crate::ports::SigningAlgorithm;
 
 #[derive(Debug, Clone)]
@@ -89,6 +89,8 @@ pub struct Config {
     pub argon2: Argon2Params,
     /// `PROFILE_ATTRIBUTES`: JSON array of declared attributes.
     pub profile_attributes: Vec<AttributeSpec>,
+    /// `USER_TYPES` (default `user`): the kinds of account, the default first.
+    pub user_types: UserTypes,
 }
 
 /// How failed sign-ins slow down further attempts.
@@ -215,6 +217,7 @@ impl Config {
                 reason: error.to_string(),
             })?,
         };
+        let user_types = read_user_types(&reader)?;
         Ok(Self {
             table_name: reader.required("TABLE_NAME")?,
             kms_key_id: reader.required("KMS_KEY_ID")?,
@@ -290,7 +293,25 @@ impl Config {
             argon2: passwords.argon2,
             public_base_url,
             profile_attributes,
+            user_types,
         })
+    }
+}
+
+/// `USER_TYPES` from the environment, as `Config::from_env` reads it (the
+/// operator tool needs it too).
+pub fn user_types_from_env() -> Result<UserTypes, ConfigError> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    read_user_types(&Reader { lookup: &lookup })
+}
+
+fn read_user_types(reader: &Reader<'_>) -> Result<UserTypes, ConfigError> {
+    match reader.optional("USER_TYPES") {
+        None => Ok(UserTypes::default()),
+        Some(list) => UserTypes::parse(&list).map_err(|error| ConfigError::Invalid {
+            name: "USER_TYPES",
+            reason: error.to_string(),
+        }),
     }
 }
 

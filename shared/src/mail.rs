@@ -61,7 +61,14 @@ static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
 
 /// The confirmation email for a new account, in the account's locale.
 pub fn confirmation(config: &Config, user: &User, code: &OneTimeCode) -> EmailMessage {
-    let link = public_link(config, &format!("v1/users/confirm/{}", code.as_str()));
+    let mut link = public_link(config, &format!("v1/users/confirm/{}", code.as_str()));
+    // Another type's link names it, for the page a failed link lands on
+    // (asking for a new email there must ask in the same type). The code
+    // alone decides which account is confirmed.
+    if let Some(name) = user.user_type.stored_name() {
+        link.push_str("?source=");
+        link.push_str(name);
+    }
     let hours = config.confirmation_code_ttl.as_secs() / 3600;
     // The link is a parsed `Url` plus a base64url code, so it holds no
     // character HTML needs escaped; escaping it would turn `/` into `&#x2f;`.

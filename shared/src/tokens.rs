@@ -35,6 +35,9 @@ pub struct AccessClaims {
     /// Set on service-client tokens only (RFC 9068 `client_id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The user type's name (`source`) on a user's token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_type: Option<String>,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
@@ -102,6 +105,7 @@ impl AccessClaims {
             sub,
             sid: None,
             client_id: None,
+            user_type: None,
             iat,
             nbf: iat,
             exp: iat.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),

@@ -444,6 +444,7 @@ impl TestApp {
                 policy: self.app.config.password_policy,
                 argon2: self.app.config.argon2,
             },
+            &self.app.config.user_types,
             &mut input.as_bytes(),
             &mut out,
         )

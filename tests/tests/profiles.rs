@@ -67,8 +67,9 @@ fn keys(value: &Value) -> BTreeSet<&str> {
 }
 
 /// The contract's `User` (README, "Endpoints"): exactly these, nothing else.
-const USER_FIELDS: [&str; 17] = [
+const USER_FIELDS: [&str; 18] = [
     "id",
+    "source",
     "email",
     "login",
     "first_name",

@@ -6,7 +6,7 @@ use http::StatusCode;
 use http::header::LOCATION;
 use lambda_http::{Body, Request, RequestExt, Response};
 use latchkey::App;
-use latchkey::domain::Locale;
+use latchkey::domain::{Locale, UserType};
 use latchkey::http::RequestMeta;
 use latchkey::http::{ApiError, FieldCode, Validator, json_response, parse_fields};
 use latchkey::services::confirm::{ConfirmError, Confirmed, confirm_email, confirm_email_for_page};
@@ -24,8 +24,15 @@ pub async fn handle(
             .unwrap_or_default()
             .to_owned();
         if wants_html(&request) {
+            // The link's type goes to the page only if the code cannot name
+            // the account (a failed link), and only if it is one of ours.
+            let link_type = request
+                .query_string_parameters_ref()
+                .and_then(|query| query.first("source"))
+                .and_then(|name| app.config.user_types.source(Some(name)).ok())
+                .unwrap_or_default();
             let outcome = confirm_email_for_page(app, &code).await;
-            return redirect(app, outcome).await;
+            return redirect(app, outcome, &link_type).await;
         }
         return confirm(app, &code).await;
     }
@@ -63,21 +70,25 @@ fn wants_html(request: &Request) -> bool {
 }
 
 /// `303` to the configured page with `?confirmed=true` (or `already`) and
-/// the account's `lang`, or `?error=<code>`.
+/// the account's `lang`, or `?error=<code>`; and `source` for an account
+/// of another than the default type.
 async fn redirect(
     app: &App,
-    outcome: Result<(Confirmed, Option<Locale>), ConfirmError>,
+    outcome: Result<(Confirmed, Option<(Locale, UserType)>), ConfirmError>,
+    link_type: &UserType,
 ) -> Result<Response<Body>, ApiError> {
     let mut target = app.config.confirmation_redirect_url.clone();
+    let mut user_type = link_type.clone();
     match outcome {
-        Ok((confirmed, locale)) => {
+        Ok((confirmed, account)) => {
             let value = if confirmed.already { "already" } else { "true" };
             target.query_pairs_mut().append_pair("confirmed", value);
             // The page speaks the account's language.
-            if let Some(locale) = locale {
+            if let Some((locale, account_type)) = account {
                 target
                     .query_pairs_mut()
                     .append_pair("lang", locale.as_str());
+                user_type = account_type;
             }
         }
         Err(error) => {
@@ -87,6 +98,9 @@ async fn redirect(
             }
             target.query_pairs_mut().append_pair("error", error.code());
         }
+    }
+    if let Some(name) = user_type.stored_name() {
+        target.query_pairs_mut().append_pair("source", name);
     }
     Response::builder()
         .status(StatusCode::SEE_OTHER)

@@ -17,8 +17,18 @@ pub async fn handle(
     let email = match query.first("email").map(str::trim) {
         None | Some("") => Err(FieldError::new("email", FieldCode::Required)),
         Some(text) => forms::email(text),
-    }
-    .map_err(|error| ApiError::Validation(vec![error]))?;
-    let exists = email_exists(app, &meta.client_ip, &email).await?;
+    };
+    let user_type = forms::source_named(query.first("source"), &app.config.user_types);
+    let (email, user_type) = match (email, user_type) {
+        (Ok(email), Ok(user_type)) => (email, user_type),
+        (email, user_type) => {
+            let errors = [email.err(), user_type.err()]
+                .into_iter()
+                .flatten()
+                .collect();
+            return Err(ApiError::Validation(errors));
+        }
+    };
+    let exists = email_exists(app, &meta.client_ip, &email, &user_type).await?;
     json_response(StatusCode::OK, &json!({ "exists": exists }))
 }

@@ -5,6 +5,7 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use latchkey::App;
 use latchkey::domain::Password;
+use latchkey::http::forms;
 use latchkey::http::views::TokenPairView;
 use latchkey::http::{
     ApiError, FieldCode, FieldError, RequestMeta, Validator, json_response, parse_fields,
@@ -37,11 +38,14 @@ pub async fn handle(
         .check(fields.boolean("remember_me"))
         .flatten()
         .unwrap_or(false);
-    let (identifier, password) = check.finish_with(|| Some((identifier?, password?)))?;
+    let user_type = forms::source(&mut check, &fields, &app.config.user_types);
+    let (identifier, password, user_type) =
+        check.finish_with(|| Some((identifier?, password?, user_type?)))?;
     let pair = login(
         app,
         Credentials {
             identifier,
+            user_type,
             password,
             remember_me,
         },

@@ -22,7 +22,10 @@ pub async fn get(
 ) -> Result<Response<Body>, ApiError> {
     let caller = require_user(app, &request).await?;
     let user = me(app, &caller).await?;
-    json_response(StatusCode::OK, &json!({ "user": UserView::from(&user) }))
+    json_response(
+        StatusCode::OK,
+        &json!({ "user": UserView::new(&user, &app.config.user_types) }),
+    )
 }
 
 pub async fn patch(
@@ -34,7 +37,10 @@ pub async fn patch(
     let fields = parse_fields(&request)?;
     let patch = parse_patch(app, &fields)?;
     let user = update_me(app, &caller, patch).await?;
-    json_response(StatusCode::OK, &json!({ "user": UserView::from(&user) }))
+    json_response(
+        StatusCode::OK,
+        &json!({ "user": UserView::new(&user, &app.config.user_types) }),
+    )
 }
 
 /// A field that may be set, cleared (`null` or blank) or left out.

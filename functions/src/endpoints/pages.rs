@@ -188,14 +188,27 @@ pub async fn confirmation(
             (_, Some(_)) => "invalid",
             _ => "form",
         };
+        // The type a new confirmation email is asked for in: the link's,
+        // when it names one this deployment has.
+        let source = query(&request, "source")
+            .filter(|name| app.config.user_types.source(Some(name)).is_ok());
         let html = render(
             "confirmation.html",
-            context! { t => texts(locale), state => state, email => "" },
+            context! { t => texts(locale), state => state, email => "", source => source },
         )?;
         return page_response(StatusCode::OK, html);
     }
     let fields = parse_fields(&request)?;
     let locale = page_locale(&request, Some(&fields), meta);
+    let user_type = forms::source_named(
+        match fields.text("source") {
+            FieldValue::Text(text) => Some(text),
+            _ => None,
+        },
+        &app.config.user_types,
+    )
+    .map_err(|error| ApiError::Validation(vec![error]))?;
+    let source = user_type.stored_name().map(str::to_owned);
     let typed = match fields.text("email") {
         FieldValue::Text(text) => text.trim().to_owned(),
         _ => String::new(),
@@ -206,12 +219,12 @@ pub async fn confirmation(
             let message = i18n::field_message(error.code, None, locale);
             let html = render(
                 "confirmation.html",
-                context! { t => texts(locale), state => "form", email => typed, email_error => message },
+                context! { t => texts(locale), state => "form", email => typed, email_error => message, source => source },
             )?;
             return page_response(StatusCode::BAD_REQUEST, html);
         }
     };
-    match resend_confirmation(app, &meta.client_ip, &email)
+    match resend_confirmation(app, &meta.client_ip, &email, &user_type)
         .await
         .map_err(ApiError::from)
     {
@@ -227,7 +240,7 @@ pub async fn confirmation(
         }) => {
             let html = render(
                 "confirmation.html",
-                context! { t => texts(locale), state => "limited", email => typed },
+                context! { t => texts(locale), state => "limited", email => typed, source => source },
             )?;
             let mut response = page_response(StatusCode::TOO_MANY_REQUESTS, html)?;
             response

@@ -24,8 +24,9 @@ pub async fn forgot(
         FieldCode::InvalidValue,
         |text| Ok(text.trim().to_owned()),
     );
-    let identifier = check.finish_with(|| identifier)?;
-    forgot_password(app, &meta.client_ip, &identifier).await?;
+    let user_type = forms::source(&mut check, &fields, &app.config.user_types);
+    let (identifier, user_type) = check.finish_with(|| Some((identifier?, user_type?)))?;
+    forgot_password(app, &meta.client_ip, &identifier, &user_type).await?;
     json_response(StatusCode::ACCEPTED, &json!({ "email": identifier }))
 }
 

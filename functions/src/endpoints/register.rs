@@ -26,7 +26,7 @@ pub async fn handle(
     let mut response = json_response(
         StatusCode::CREATED,
         &json!({
-            "user": UserView::from(user),
+            "user": UserView::new(user, &app.config.user_types),
             "confirmation_email_sent": registered.confirmation_email_sent,
         }),
     )?;
@@ -116,8 +116,10 @@ fn parse_registration(
     );
     check.confirmation(fields, "password_confirmation", raw_password);
 
+    let user_type = forms::source(&mut check, fields, &app.config.user_types);
     check.finish_with(|| {
         Some(Registration {
+            user_type: user_type?,
             email: email?,
             login,
             password: password?,

@@ -22,7 +22,8 @@ pub async fn handle(
         FieldCode::InvalidEmail,
         |text| forms::email(text.trim()),
     );
-    let email = check.finish_with(|| email)?;
-    resend_confirmation(app, &meta.client_ip, &email).await?;
+    let user_type = forms::source(&mut check, &fields, &app.config.user_types);
+    let (email, user_type) = check.finish_with(|| Some((email?, user_type?)))?;
+    resend_confirmation(app, &meta.client_ip, &email, &user_type).await?;
     json_response(StatusCode::ACCEPTED, &json!({ "email": email.as_str() }))
 }

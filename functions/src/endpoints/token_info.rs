@@ -21,6 +21,7 @@ pub async fn handle(
             "sid": user.session_id.to_string(),
             "scope": user.claims.scope,
             "kind": "user",
+            "user_type": user.claims.user_type,
         }),
         Caller::Client(client) => json!({
             "uid": client.client_id.to_string(),

@@ -30,7 +30,7 @@ pub async fn get(
     let (user, viewer) = view_user(app, caller.as_ref(), id).await?;
     json_response(
         StatusCode::OK,
-        &json!({ "user": user_for(viewer, &user, &app.config.profile_attributes) }),
+        &json!({ "user": user_for(viewer, &user, &app.config) }),
     )
 }
 
@@ -78,5 +78,8 @@ pub async fn admin_patch(
     };
     check.finish()?;
     let user = admin_update(app, &caller, id, AdminChange { status, roles }).await?;
-    json_response(StatusCode::OK, &json!({ "user": UserView::from(&user) }))
+    json_response(
+        StatusCode::OK,
+        &json!({ "user": UserView::new(&user, &app.config.user_types) }),
+    )
 }

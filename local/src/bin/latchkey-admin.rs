@@ -10,14 +10,16 @@ async fn main() -> ExitCode {
     let args = AdminArgs::parse();
     let outcome = async {
         let store = open_store(&args).await?;
-        // The deployment's password rules, from the same variables as the
-        // functions read.
+        // The deployment's password rules and user types, from the same
+        // variables as the functions read.
         let passwords = latchkey::config::PasswordSettings::from_env()?;
+        let user_types = latchkey::config::user_types_from_env()?;
         let mut input = std::io::stdin().lock();
         execute(
             &args.command,
             store.as_ref(),
             passwords,
+            &user_types,
             &mut input,
             &mut std::io::stdout(),
         )

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use crate::domain::{
     AccountStatus, Address, AddressId, AddressValue, Attributes, ClientId, Email, Locale, Login,
-    PersonName, Role, SessionId, User, UserId,
+    PersonName, Role, SessionId, User, UserId, UserType,
 };
 use crate::ports::{
     Account, CodeKind, FailureStreak, ServiceClient, Session, StoreError, StoredCode,
@@ -129,6 +129,10 @@ mod stored_email {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserRecord {
     pub id: UserId,
+    /// The user type's name; absent for the default type (and on every
+    /// account written before types existed, which is how they belong to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     #[serde(with = "stored_email")]
     pub email: Email,
     pub login: Option<Login>,
@@ -167,6 +171,7 @@ impl From<&User> for UserRecord {
     fn from(user: &User) -> Self {
         let User {
             id,
+            user_type,
             email,
             login,
             first_name,
@@ -186,6 +191,7 @@ impl From<&User> for UserRecord {
         } = user.clone();
         Self {
             id,
+            source: user_type.stored_name().map(str::to_owned),
             email,
             login,
             first_name,
@@ -225,6 +231,7 @@ impl From<UserRecord> for User {
     fn from(record: UserRecord) -> Self {
         let UserRecord {
             id,
+            source,
             email,
             login,
             first_name,
@@ -244,6 +251,7 @@ impl From<UserRecord> for User {
         } = record;
         Self {
             id,
+            user_type: UserType::from_stored(source),
             email,
             login,
             first_name,
@@ -614,6 +622,20 @@ mod tests {
         // And it reads back as the same account.
         let read: ProfileItem = serde_json::from_value(stored).unwrap();
         assert_eq!(read.into_account().user, user);
+
+        // Another type's account says which; the default type says nothing,
+        // so items written before types existed read as the default type.
+        let partner = Account {
+            user: User {
+                user_type: UserType::Named("partner".to_owned()),
+                ..user
+            },
+            password_hash: account.password_hash,
+        };
+        let stored = serde_json::to_value(ProfileItem::from_account(&partner)).unwrap();
+        assert_eq!(stored["user"]["source"], "partner");
+        let read: ProfileItem = serde_json::from_value(stored).unwrap();
+        assert_eq!(read.into_account().user, partner.user);
     }
 
     #[test]

@@ -50,6 +50,15 @@ impl Email {
         }
         let (local, domain) = address.rsplit_once('@').ok_or(EmailError::Invalid)?;
         let domain = idna::domain_to_ascii(domain).map_err(|_| EmailError::Invalid)?;
+        // A host name: letters, digits and hyphens between dots. (Keys rely
+        // on it: a key ends in its domain, so `#` after the `@` can only be
+        // a user type's mark, never part of an address.)
+        let host_name = domain.split('.').all(|label| {
+            !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+        if !host_name {
+            return Err(EmailError::Invalid);
+        }
         Ok(Self {
             key: format!("{}@{domain}", fold(local)),
             address: address.to_owned(),

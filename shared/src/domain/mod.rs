@@ -11,6 +11,7 @@ mod name;
 mod password;
 mod role;
 mod user;
+mod user_type;
 
 pub use address::{Address, AddressValue, AddressValueError, MAX_ADDRESSES};
 pub use attributes::{AttributeError, AttributeKind, AttributePatch, AttributeSpec, Attributes};
@@ -22,3 +23,4 @@ pub use name::{PersonName, PersonNameError};
 pub use password::{Password, PasswordError, PasswordPolicy, PasswordPolicyError};
 pub use role::{MAX_ROLES, Role, RoleError, Roles, TooManyRoles};
 pub use user::{AccountStatus, UnknownStatus, User};
+pub use user_type::{UnknownUserType, UserType, UserTypes, UserTypesError};

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use super::{
     Address, Attributes, Email, Locale, Login, Password, PasswordError, PasswordPolicy, PersonName,
-    Role, UserId,
+    Role, UserId, UserType,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +61,8 @@ impl std::str::FromStr for AccountStatus {
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
     pub id: UserId,
+    /// Which kind of account (`source`); email and login are unique per type.
+    pub user_type: UserType,
     pub email: Email,
     pub login: Option<Login>,
     pub first_name: Option<PersonName>,
@@ -86,6 +88,7 @@ impl User {
     pub fn new(email: Email, now: OffsetDateTime) -> Self {
         Self {
             id: UserId::new(),
+            user_type: UserType::Default,
             email,
             login: None,
             first_name: None,
@@ -123,6 +126,18 @@ impl User {
     ) -> Result<Password, PasswordError> {
         let login = self.login.as_ref().map(Login::as_str).unwrap_or_default();
         Password::parse(text, policy, &[self.email.as_str(), login])
+    }
+
+    /// The key that keeps the email unique within the account's type.
+    pub fn email_key(&self) -> String {
+        self.user_type.email_key(&self.email)
+    }
+
+    /// The key that keeps the login unique within the account's type.
+    pub fn login_key(&self) -> Option<String> {
+        self.login
+            .as_ref()
+            .map(|login| self.user_type.login_key(login))
     }
 
     pub fn is_admin(&self) -> bool {

@@ -1,8 +1,8 @@
 //! Field parsers more than one endpoint shares: an email field, the reset
-//! form (the API and the hosted page post the same fields).
+//! form (the API and the hosted page post the same fields), the user type.
 
-use crate::domain::{Email, EmailError};
-use crate::http::body::Fields;
+use crate::domain::{Email, EmailError, UserType, UserTypes};
+use crate::http::body::{FieldValue, Fields};
 use crate::http::{ApiError, FieldCode, FieldError, Validator};
 
 /// An address to look an account up by, reported in the field `email`.
@@ -43,4 +43,22 @@ pub fn reset(fields: &Fields) -> Result<(String, String), ApiError> {
     );
     check.confirmation(fields, "password_confirmation", password.as_deref());
     check.finish_with(|| Some((token?, password?)))
+}
+
+/// The optional `source` field: the user type an entry point acts in; absent
+/// is the default type, an unknown name a field error.
+pub fn source(check: &mut Validator, fields: &Fields, types: &UserTypes) -> Option<UserType> {
+    match fields.text("source") {
+        FieldValue::Absent => Some(UserType::Default),
+        value => check.optional("source", value, FieldCode::InvalidValue, |text| {
+            source_named(Some(text), types)
+        }),
+    }
+}
+
+/// A `source` given as text (a query parameter): absent is the default type.
+pub fn source_named(text: Option<&str>, types: &UserTypes) -> Result<UserType, FieldError> {
+    types
+        .source(text)
+        .map_err(|_| FieldError::new("source", FieldCode::InvalidValue))
 }

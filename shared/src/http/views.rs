@@ -6,7 +6,8 @@ use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::domain::{Address, AttributeSpec, User};
+use crate::Config;
+use crate::domain::{Address, User, UserTypes};
 use crate::services::profile::Viewer;
 use crate::services::sessions::TokenPair;
 
@@ -14,6 +15,8 @@ use crate::services::sessions::TokenPair;
 #[derive(Debug, Serialize)]
 pub struct UserView<'a> {
     pub id: String,
+    /// The user type's name.
+    pub source: &'a str,
     pub email: &'a str,
     pub login: Option<&'a str>,
     pub first_name: Option<&'a str>,
@@ -44,10 +47,12 @@ pub struct AddressView<'a> {
     pub created_at: OffsetDateTime,
 }
 
-impl<'a> From<&'a User> for UserView<'a> {
-    fn from(user: &'a User) -> Self {
+impl<'a> UserView<'a> {
+    /// `types`: the deployment's user types, which name the account's.
+    pub fn new(user: &'a User, types: &'a UserTypes) -> Self {
         Self {
             id: user.id.to_string(),
+            source: types.name(&user.user_type),
             email: user.email.as_str(),
             login: user.login.as_ref().map(|login| login.as_str()),
             first_name: user.first_name.as_ref().map(|name| name.as_str()),
@@ -98,9 +103,10 @@ pub struct PrivateUserView {
 }
 
 /// The one place that decides what a viewer sees of an account.
-pub fn user_for(viewer: Viewer, user: &User, specs: &[AttributeSpec]) -> Value {
+pub fn user_for(viewer: Viewer, user: &User, config: &Config) -> Value {
+    let specs = &config.profile_attributes;
     let view = match viewer {
-        Viewer::Privileged => serde_json::to_value(UserView::from(user)),
+        Viewer::Privileged => serde_json::to_value(UserView::new(user, &config.user_types)),
         Viewer::Public if user.profile_is_public => serde_json::to_value(PublicUserView {
             id: user.id.to_string(),
             login: user.login.as_ref().map(|login| login.as_str()),

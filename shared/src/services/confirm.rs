@@ -1,7 +1,7 @@
 //! `GET /v1/users/confirm/{code}` and `POST /v1/users/confirm`.
 
 use crate::App;
-use crate::domain::{Locale, UserId};
+use crate::domain::{Locale, UserId, UserType};
 use crate::ports::{ConfirmOutcome, StoreError};
 use crate::secrets::{OneTimeCode, SecretHash};
 
@@ -21,22 +21,23 @@ pub struct Confirmed {
     pub already: bool,
 }
 
-/// [`confirm_email`] for a browser: also the account's language, for the
-/// page the link lands on (`None` if the account could not be read).
+/// [`confirm_email`] for a browser: also the account's language and type,
+/// for the page the link lands on (`None` if the account could not be read).
 pub async fn confirm_email_for_page(
     app: &App,
     code: &str,
-) -> Result<(Confirmed, Option<Locale>), ConfirmError> {
+) -> Result<(Confirmed, Option<(Locale, UserType)>), ConfirmError> {
     let confirmed = confirm_email(app, code).await?;
-    let locale = match app.store.get_user(confirmed.user_id).await {
-        Ok(user) => user.map(|user| user.locale),
-        // The account is confirmed: a failed read only costs the language.
+    let account = match app.store.get_user(confirmed.user_id).await {
+        Ok(user) => user.map(|user| (user.locale, user.user_type)),
+        // The account is confirmed: a failed read only costs the page its
+        // language.
         Err(error) => {
-            tracing::warn!(error = %error, "the confirmed account's language could not be read");
+            tracing::warn!(error = %error, "the confirmed account could not be read");
             None
         }
     };
-    Ok((confirmed, locale))
+    Ok((confirmed, account))
 }
 
 /// Activates the account the code belongs to. Opening the same unexpired link

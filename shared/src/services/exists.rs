@@ -3,7 +3,7 @@
 //! switched off by `EMAIL_EXISTS_ENABLED=false`.
 
 use crate::App;
-use crate::domain::Email;
+use crate::domain::{Email, UserType};
 use crate::services::limits::{self, LimitedError, Scope};
 
 #[derive(Debug, thiserror::Error)]
@@ -14,7 +14,13 @@ pub enum ExistsError {
     Limited(#[from] LimitedError),
 }
 
-pub async fn email_exists(app: &App, client_ip: &str, email: &Email) -> Result<bool, ExistsError> {
+/// Whether an account of `user_type` has `email`.
+pub async fn email_exists(
+    app: &App,
+    client_ip: &str,
+    email: &Email,
+    user_type: &UserType,
+) -> Result<bool, ExistsError> {
     if !app.config.email_exists_enabled {
         return Err(ExistsError::Disabled);
     }
@@ -27,7 +33,7 @@ pub async fn email_exists(app: &App, client_ip: &str, email: &Email) -> Result<b
     .await?;
     let account = app
         .store
-        .find_by_email(email.key())
+        .find_by_email(&user_type.email_key(email))
         .await
         .map_err(LimitedError::from)?;
     Ok(account.is_some())

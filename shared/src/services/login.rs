@@ -1,7 +1,7 @@
 //! `POST /v1/auth/login`: check the password, open a session, issue tokens.
 
 use crate::App;
-use crate::domain::{AccountStatus, Email, Login, Password, SessionId};
+use crate::domain::{AccountStatus, Email, Login, Password, SessionId, UserType};
 use crate::ports::{Account, Session, StoreError};
 use crate::services::passwords::{self, HashError};
 use crate::services::sessions::{self, TokenPair};
@@ -12,6 +12,8 @@ use crate::tokens::{IssueError, RefreshToken};
 pub struct Credentials {
     /// An email or a login, as typed.
     pub identifier: String,
+    /// The type the account is of (`source`).
+    pub user_type: UserType,
     pub password: Password,
     pub remember_me: bool,
 }
@@ -55,10 +57,10 @@ pub async fn login(
     credentials: Credentials,
     client_ip: &str,
 ) -> Result<TokenPair, LoginError> {
-    let account = find_account(app, &credentials.identifier).await?;
+    let account = find_account(app, &credentials.identifier, &credentials.user_type).await?;
     let subject = match &account {
         Some(account) => Subject::account(account.user.id, &account.password_hash, client_ip),
-        None => Subject::unknown(&credentials.identifier, client_ip),
+        None => Subject::unknown(&credentials.identifier, &credentials.user_type, client_ip),
     };
     let admission = throttle::admit(app, &subject, client_ip).await?;
     // Exactly one argon2id verification whatever the account's state, so
@@ -110,7 +112,7 @@ pub async fn login(
     };
     // Signed before the session is stored, so a signing fault leaves no
     // session behind that no client holds a token for.
-    let pair = sessions::token_pair(app, &session, refresh_token, now).await?;
+    let pair = sessions::token_pair(app, &session, &user.user_type, refresh_token, now).await?;
     // The password checked above must still be the account's: a reset,
     // password change or disable that committed meanwhile wins.
     if !app
@@ -124,20 +126,22 @@ pub async fn login(
     Ok(pair)
 }
 
-/// An identifier with `@` is an email, otherwise a login. One that is
-/// neither finds nothing (and still costs a dummy verification).
+/// The account of `user_type` an identifier names: with `@` an email,
+/// otherwise a login. One that is neither finds nothing (and still costs a
+/// dummy verification).
 pub(crate) async fn find_account(
     app: &App,
     identifier: &str,
+    user_type: &UserType,
 ) -> Result<Option<Account>, StoreError> {
     if identifier.contains('@') {
         match Email::parse(identifier) {
-            Ok(email) => app.store.find_by_email(email.key()).await,
+            Ok(email) => app.store.find_by_email(&user_type.email_key(&email)).await,
             Err(_) => Ok(None),
         }
     } else {
         match Login::parse(identifier) {
-            Ok(login) => app.store.find_by_login(&login.key()).await,
+            Ok(login) => app.store.find_by_login(&user_type.login_key(&login)).await,
             Err(_) => Ok(None),
         }
     }

@@ -38,7 +38,7 @@ pub async fn within_address_limit(
     requester: &str,
     what: &'static str,
 ) -> Result<bool, StoreError> {
-    let from_requester = format!("{}#{}", user.email.key(), limits::network_of(requester));
+    let from_requester = format!("{}#{}", user.email_key(), limits::network_of(requester));
     let allowed = match limits::count(
         app,
         Scope::EmailsToAddress,
@@ -51,7 +51,7 @@ pub async fn within_address_limit(
             limits::count(
                 app,
                 Scope::EmailsToAddress,
-                user.email.key(),
+                &user.email_key(),
                 app.config.email_limit_per_address_total,
             )
             .await?,

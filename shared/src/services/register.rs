@@ -13,7 +13,7 @@ use crate::App;
 use crate::config::PasswordSettings;
 use crate::domain::{
     AccountStatus, Attributes, Email, Locale, Login, Password, PasswordError, PersonName, Roles,
-    User,
+    User, UserType,
 };
 use crate::mail;
 use crate::ports::{Account, CodeKind, EmailMessage, Store, StoreError, StoredCode};
@@ -25,6 +25,8 @@ use crate::services::passwords::{self, HashError};
 /// A registration whose every field has been parsed into its domain type.
 #[derive(Debug)]
 pub struct Registration {
+    /// The type the account is of (`source`).
+    pub user_type: UserType,
     pub email: Email,
     pub login: Option<Login>,
     pub password: Password,
@@ -101,6 +103,7 @@ pub async fn register(
         AccountStatus::Active
     };
     let user = User {
+        user_type: registration.user_type,
         login: registration.login,
         first_name: registration.first_name,
         last_name: registration.last_name,
@@ -160,7 +163,7 @@ pub async fn register(
 /// taken.
 async fn over_expired(app: &App, account: &Account, code: &StoredCode) -> Result<(), StoreError> {
     let ttl = app.config.unconfirmed_account_ttl;
-    match app.store.find_by_email(account.user.email.key()).await? {
+    match app.store.find_by_email(&account.user.email_key()).await? {
         Some(expired) if expired.user.unconfirmed_for(ttl, app.clock.now()) => {
             app.store
                 .replace_expired_account(&expired, account, Some(code))
@@ -184,7 +187,7 @@ async fn answer_as_new(
     client_ip: &str,
     attempted: User,
 ) -> Result<Registered, RegisterError> {
-    let Some(owner) = app.store.find_by_email(attempted.email.key()).await? else {
+    let Some(owner) = app.store.find_by_email(&attempted.email_key()).await? else {
         // Gone since: the same answer anyway.
         return Ok(Registered {
             user: attempted,
@@ -233,6 +236,7 @@ pub async fn create_by_operator(
     store: &dyn Store,
     passwords: &PasswordSettings,
     email: Email,
+    user_type: UserType,
     password: &str,
     roles: Roles,
     now: OffsetDateTime,
@@ -241,6 +245,7 @@ pub async fn create_by_operator(
         .map_err(OperatorCreateError::WeakPassword)?;
     let password_hash = passwords::hash(password, passwords.argon2).await?;
     let user = User {
+        user_type,
         status: AccountStatus::Active,
         email_confirmed: true,
         roles: roles.into(),

@@ -2,7 +2,7 @@
 //! account. The caller learns nothing: every address gets the same answer.
 
 use crate::App;
-use crate::domain::{AccountStatus, Email};
+use crate::domain::{AccountStatus, Email, UserType};
 use crate::mail;
 use crate::ports::{CodeKind, StoredCode};
 use crate::secrets::OneTimeCode;
@@ -13,11 +13,12 @@ pub async fn resend_confirmation(
     app: &App,
     client_ip: &str,
     email: &Email,
+    user_type: &UserType,
 ) -> Result<(), LimitedError> {
     limits::email_request(app, client_ip).await?;
     app.pacers
         .resend
-        .pace(send_confirmation_code(app, client_ip, email))
+        .pace(send_confirmation_code(app, client_ip, email, user_type))
         .await
 }
 
@@ -27,8 +28,9 @@ async fn send_confirmation_code(
     app: &App,
     client_ip: &str,
     email: &Email,
+    user_type: &UserType,
 ) -> Result<bool, LimitedError> {
-    let Some(account) = app.store.find_by_email(email.key()).await? else {
+    let Some(account) = app.store.find_by_email(&user_type.email_key(email)).await? else {
         return Ok(false);
     };
     let user = account.user;

@@ -7,7 +7,7 @@
 //! session in one transaction, then sends a "password changed" notice.
 
 use crate::App;
-use crate::domain::{AccountStatus, PasswordError, UserId};
+use crate::domain::{AccountStatus, PasswordError, UserId, UserType};
 use crate::mail;
 use crate::ports::{Account, CodeKind, ResetOutcome, StoreError, StoredCode};
 use crate::secrets::{OneTimeCode, SecretHash};
@@ -16,16 +16,18 @@ use crate::services::login::find_account;
 use crate::services::notify;
 use crate::services::passwords::{self, HashError};
 
-/// `identifier` is an email or a login, as typed.
+/// `identifier` is an email or a login, as typed, of an account of
+/// `user_type`.
 pub async fn forgot_password(
     app: &App,
     client_ip: &str,
     identifier: &str,
+    user_type: &UserType,
 ) -> Result<(), LimitedError> {
     limits::email_request(app, client_ip).await?;
     app.pacers
         .forgot
-        .pace(send_reset_code(app, client_ip, identifier))
+        .pace(send_reset_code(app, client_ip, identifier, user_type))
         .await
 }
 
@@ -34,8 +36,9 @@ async fn send_reset_code(
     app: &App,
     client_ip: &str,
     identifier: &str,
+    user_type: &UserType,
 ) -> Result<bool, LimitedError> {
-    let Some(account) = find_account(app, identifier).await? else {
+    let Some(account) = find_account(app, identifier, user_type).await? else {
         return Ok(false);
     };
     let user = account.user;

@@ -20,7 +20,7 @@
 use time::OffsetDateTime;
 
 use crate::App;
-use crate::domain::{AccountStatus, SessionId, UserId};
+use crate::domain::{AccountStatus, SessionId, UserId, UserType};
 use crate::ports::{Session, StoreError};
 use crate::secrets::SecretHash;
 use crate::tokens::{AccessClaims, IssueError, RefreshToken, issue_access_token};
@@ -34,21 +34,26 @@ pub struct TokenPair {
     pub user_id: UserId,
 }
 
-/// A new access token for the session, paired with its refresh token.
+/// A new access token for the session of an account of `user_type`,
+/// paired with its refresh token.
 pub async fn token_pair(
     app: &App,
     session: &Session,
+    user_type: &UserType,
     refresh_token: RefreshToken,
     now: OffsetDateTime,
 ) -> Result<TokenPair, IssueError> {
-    let claims = AccessClaims::for_user(
-        &app.config.token_issuer,
-        &app.config.token_audience,
-        session.user_id,
-        session.id,
-        now,
-        app.config.access_token_ttl,
-    );
+    let claims = AccessClaims {
+        user_type: Some(app.config.user_types.name(user_type).to_owned()),
+        ..AccessClaims::for_user(
+            &app.config.token_issuer,
+            &app.config.token_audience,
+            session.user_id,
+            session.id,
+            now,
+            app.config.access_token_ttl,
+        )
+    };
     let access_token = issue_access_token(app.signer.as_ref(), &claims).await?;
     let remaining = (session.expires_at - now).whole_seconds().max(0);
     Ok(TokenPair {
@@ -137,19 +142,19 @@ pub async fn refresh(app: &App, presented: &str) -> Result<TokenPair, SessionErr
     let session = session_of(app, &token, now).await?;
     let hash = token.hash();
     // An account disabled or deleted since sign-in gets no new tokens.
-    match app.store.get_user(user_id).await? {
-        Some(user) if user.status != AccountStatus::Disabled => {}
+    let user = match app.store.get_user(user_id).await? {
+        Some(user) if user.status != AccountStatus::Disabled => user,
         _ => {
             app.store.end_session(user_id, session_id).await?;
             return Err(SessionError::InvalidToken);
         }
-    }
+    };
     let next = RefreshToken::generate(user_id, session_id);
     let next_hash = next.hash();
     // Signed before the rotation: if signing fails the old refresh token
     // still works, rather than the session being rotated to a token nobody
     // ever received.
-    let pair = token_pair(app, &session, next, now).await?;
+    let pair = token_pair(app, &session, &user.user_type, next, now).await?;
     let older: Vec<SecretHash> = session
         .previous_hash
         .iter()

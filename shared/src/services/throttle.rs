@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 
 use crate::App;
 use crate::config::LoginThrottle;
-use crate::domain::{Email, UserId};
+use crate::domain::{Email, UserId, UserType};
 use crate::ports::{FailureStreak, StoreError};
 use crate::secrets::SecretHash;
 use crate::services::limits::{self, CountedAhead, Scope, Verdict};
@@ -47,13 +47,14 @@ impl Subject {
         Self::of(&format!("account:{id}:{}", credential.as_str()), client_ip)
     }
 
-    /// An identifier that matched no account, normalized the way lookups
-    /// are, so case or Unicode variants share one streak.
-    pub fn unknown(identifier: &str, client_ip: &str) -> Self {
-        let normalized = match Email::parse(identifier) {
+    /// An identifier that matched no account of `user_type`, normalized the
+    /// way lookups are, so case or Unicode variants share one streak (and
+    /// one type's streak is not another's).
+    pub fn unknown(identifier: &str, user_type: &UserType, client_ip: &str) -> Self {
+        let normalized = user_type.scope(&match Email::parse(identifier) {
             Ok(email) => email.key().to_owned(),
             Err(_) => identifier.trim().to_lowercase(),
-        };
+        });
         Self::of(&format!("identifier:{normalized}"), client_ip)
     }
 
@@ -353,21 +354,26 @@ mod tests {
     fn unknown_identifiers_share_a_streak_across_case_and_lookalikes() {
         let ip = "203.0.113.7";
         assert_eq!(
-            Subject::unknown("Ivan@Example.com", ip),
-            Subject::unknown(" ivan@example.COM ", ip)
+            Subject::unknown("Ivan@Example.com", &UserType::Default, ip),
+            Subject::unknown(" ivan@example.COM ", &UserType::Default, ip)
         );
         assert_eq!(
-            Subject::unknown("\u{212A}im@example.com", ip),
-            Subject::unknown("kim@example.com", ip)
+            Subject::unknown("\u{212A}im@example.com", &UserType::Default, ip),
+            Subject::unknown("kim@example.com", &UserType::Default, ip)
         );
         assert_ne!(
-            Subject::unknown("ivan@example.com", ip),
-            Subject::unknown("\u{131}van@example.com", ip)
+            Subject::unknown("ivan@example.com", &UserType::Default, ip),
+            Subject::unknown("\u{131}van@example.com", &UserType::Default, ip)
         );
         let id = UserId::new();
         assert_ne!(
             Subject::account(id, "hash", ip),
-            Subject::unknown(&id.to_string(), ip)
+            Subject::unknown(&id.to_string(), &UserType::Default, ip)
+        ); // One type's unknown address is not another's.
+        let partner = UserType::Named("partner".to_owned());
+        assert_ne!(
+            Subject::unknown("ivan@example.com", &UserType::Default, ip),
+            Subject::unknown("ivan@example.com", &partner, ip)
         );
     }
 

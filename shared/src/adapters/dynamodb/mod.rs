@@ -29,7 +29,7 @@ use super::records::{
     self, ClientItem, CodeItem, CounterItem, GuardItem, ProfileItem, ResetPointerItem, SessionItem,
     StreakItem, UserRecord, attr,
 };
-use crate::domain::{AccountStatus, ClientId, Login, SessionId, User, UserId};
+use crate::domain::{AccountStatus, ClientId, SessionId, User, UserId};
 use crate::ports::{
     Account, ChangeOutcome, ClientStore, CodeKind, CodeStore, ConfirmOutcome, EndSessions,
     FailureStreak, ProfileChange, RateStore, ResetOutcome, ServiceClient, Session, SessionStore,

@@ -25,14 +25,14 @@ impl UserStore for DynamoStore {
                 &ProfileItem::from_account(account),
             )?)?,
             self.put_new(Self::item(
-                records::email_pk(user.email.key()),
+                records::email_pk(&user.email_key()),
                 records::EMAIL,
                 &guard,
             )?)?,
         ];
         if let Some(login) = &user.login {
             items.push(self.put_new(Self::item(
-                records::login_pk(&login.key()),
+                records::login_pk(&user.user_type.login_key(login)),
                 records::LOGIN,
                 &guard,
             )?)?);
@@ -81,7 +81,7 @@ impl UserStore for DynamoStore {
         let take_email = Put::builder()
             .table_name(&self.table)
             .set_item(Some(Self::item(
-                records::email_pk(user.email.key()),
+                records::email_pk(&user.email_key()),
                 records::EMAIL,
                 &guard,
             )?))
@@ -98,8 +98,8 @@ impl UserStore for DynamoStore {
                 &ProfileItem::from_account(account),
             )?)?,
         ];
-        let old_login = old.login.as_ref().map(Login::key);
-        let login = user.login.as_ref().map(Login::key);
+        let old_login = old.login_key();
+        let login = user.login_key();
         let mut login_at = None;
         if let Some(key) = &login {
             login_at = Some(items.len());
@@ -192,8 +192,10 @@ impl UserStore for DynamoStore {
             .map_err(boxed)?;
         let mut items = vec![TransactWriteItem::builder().update(profile).build()];
 
-        let login = user.login.as_ref().map(Login::key);
-        let previous_login = change.previous_login.map(Login::key);
+        let login = user.login_key();
+        let previous_login = change
+            .previous_login
+            .map(|login| user.user_type.login_key(login));
         let mut new_guard_at = None;
         if login != previous_login {
             if let Some(key) = &login {

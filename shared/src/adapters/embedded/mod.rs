@@ -172,30 +172,45 @@ fn current_reset_code(
         .map(|_| code))
 }
 
+/// A new account as stored: its profile item and its guards' keys (which
+/// depend on its type), taken before the write moves to its thread.
+struct NewAccount {
+    profile: ProfileItem,
+    email_pk: String,
+    login_pk: Option<String>,
+}
+
+impl NewAccount {
+    fn of(account: &Account) -> Self {
+        Self {
+            profile: ProfileItem::from_account(account),
+            email_pk: records::email_pk(&account.user.email_key()),
+            login_pk: account.user.login_key().map(|key| records::login_pk(&key)),
+        }
+    }
+}
+
 /// A new account's profile, its email and login guards and its
 /// confirmation code, once the caller has checked the guards are free.
 fn write_account(
     table: &mut Table<'_, (&'static str, &'static str), &'static [u8]>,
-    profile: &ProfileItem,
+    account: &NewAccount,
     code: Option<&(String, CodeItem)>,
 ) -> Result<(), StoreError> {
-    let user = &profile.user;
-    let guard = GuardItem { user_id: user.id };
-    if let Some(login) = &user.login {
-        put(
-            table,
-            &records::login_pk(&login.key()),
-            records::LOGIN,
-            &guard,
-        )?;
+    let profile = &account.profile;
+    let guard = GuardItem {
+        user_id: profile.user.id,
+    };
+    if let Some(login_pk) = &account.login_pk {
+        put(table, login_pk, records::LOGIN, &guard)?;
     }
+    put(table, &account.email_pk, records::EMAIL, &guard)?;
     put(
         table,
-        &records::email_pk(user.email.key()),
-        records::EMAIL,
-        &guard,
+        &records::user_pk(profile.user.id),
+        records::PROFILE,
+        profile,
     )?;
-    put(table, &records::user_pk(user.id), records::PROFILE, profile)?;
     if let Some((pk, item)) = code {
         put(table, pk, records::CODE, item)?;
     }

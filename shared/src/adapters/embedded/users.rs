@@ -9,19 +9,18 @@ impl UserStore for EmbeddedStore {
         account: &Account,
         confirmation: Option<&StoredCode>,
     ) -> Result<(), StoreError> {
-        let profile = ProfileItem::from_account(account);
+        let new = NewAccount::of(account);
         let code = confirmation.map(|code| (records::code_pk(&code.hash), CodeItem::new(code)));
         self.write(move |table| {
-            let user = &profile.user;
-            if exists(table, &records::email_pk(user.email.key()), records::EMAIL)? {
+            if exists(table, &new.email_pk, records::EMAIL)? {
                 return Err(StoreError::EmailTaken);
             }
-            if let Some(login) = &user.login
-                && exists(table, &records::login_pk(&login.key()), records::LOGIN)?
+            if let Some(login_pk) = &new.login_pk
+                && exists(table, login_pk, records::LOGIN)?
             {
                 return Err(StoreError::LoginTaken);
             }
-            write_account(table, &profile, code.as_ref())
+            write_account(table, &new, code.as_ref())
         })
         .await
     }
@@ -33,13 +32,12 @@ impl UserStore for EmbeddedStore {
         confirmation: Option<&StoredCode>,
     ) -> Result<(), StoreError> {
         let old = expired.user.clone();
-        let profile = ProfileItem::from_account(account);
+        let new = NewAccount::of(account);
         let code = confirmation.map(|code| (records::code_pk(&code.hash), CodeItem::new(code)));
         self.write(move |table| {
-            let user = &profile.user;
-            let email_pk = records::email_pk(user.email.key());
+            let email_pk = &new.email_pk;
             let old_pk = records::user_pk(old.id);
-            let guard = get::<GuardItem>(table, &email_pk, records::EMAIL)?;
+            let guard = get::<GuardItem>(table, email_pk, records::EMAIL)?;
             let stored = get::<ProfileItem>(table, &old_pk, records::PROFILE)?;
             let unchanged = guard.is_some_and(|guard| guard.user_id == old.id)
                 && stored.is_some_and(|stored| {
@@ -50,15 +48,8 @@ impl UserStore for EmbeddedStore {
             if !unchanged {
                 return Err(StoreError::EmailTaken);
             }
-            let old_login = old
-                .login
-                .as_ref()
-                .map(|login| records::login_pk(&login.key()));
-            let login_pk = user
-                .login
-                .as_ref()
-                .map(|login| records::login_pk(&login.key()));
-            if let Some(login_pk) = &login_pk {
+            let old_login = old.login_key().map(|key| records::login_pk(&key));
+            if let Some(login_pk) = &new.login_pk {
                 let held_by_old = old_login.as_ref() == Some(login_pk);
                 if !held_by_old && exists(table, login_pk, records::LOGIN)? {
                     return Err(StoreError::LoginTaken);
@@ -72,7 +63,7 @@ impl UserStore for EmbeddedStore {
             table
                 .remove((old_pk.as_str(), records::PROFILE))
                 .map_err(backend)?;
-            write_account(table, &profile, code.as_ref())
+            write_account(table, &new, code.as_ref())
         })
         .await
     }
@@ -100,7 +91,9 @@ impl UserStore for EmbeddedStore {
     async fn update_profile(&self, change: ProfileChange<'_>) -> Result<ChangeOutcome, StoreError> {
         let user = change.user.clone();
         let expected_version = change.expected_version;
-        let previous_login = change.previous_login.map(|login| login.key());
+        let previous_login = change
+            .previous_login
+            .map(|login| user.user_type.login_key(login));
         let password_hash = change.password_hash.map(str::to_owned);
         let end_sessions = change.end_sessions;
         self.write(move |table| {
@@ -111,7 +104,7 @@ impl UserStore for EmbeddedStore {
             if profile.user.version != expected_version {
                 return Ok(ChangeOutcome::Stale);
             }
-            let login = user.login.as_ref().map(|login| login.key());
+            let login = user.login_key();
             if login != previous_login {
                 if let Some(key) = &login {
                     let pk = records::login_pk(key);
