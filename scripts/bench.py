@@ -449,7 +449,7 @@ def email_request_timing(binaries, samples):
     # Limits would stop the run long before its samples are taken.
     env = {**os.environ, **aws, "RUST_LOG": "warn", "EMAIL_LIMIT_PER_ADDRESS": "1000000/60",
            "EMAIL_LIMIT_PER_ADDRESS_TOTAL": "1000000/60",
-           "EMAIL_REQUEST_LIMIT_PER_IP": "1000000/60"}
+           "EMAIL_REQUEST_LIMIT_PER_IP": "1000000/60", "USER_TYPES": "user,partner"}
     server = None
     try:
         wait_for(aws["AWS_ENDPOINT_URL"] + "/moto-api/")
@@ -460,16 +460,22 @@ def email_request_timing(binaries, samples):
         status, _ = request(base, "POST", "/v1/users",
                             {"email": "known@example.com", "password": PASSWORD})
         assert status == 201, status
-        kinds = [("forgot, account", "/v1/password/forgot", "known@example.com"),
-                 ("forgot, no account", "/v1/password/forgot", None),
-                 ("resend, waiting account", "/v1/users/confirm/resend", "known@example.com"),
-                 ("resend, no account", "/v1/users/confirm/resend", None)]
+        # The account is of the default type: asked for as a `partner`,
+        # it must look like no account at all.
+        kinds = [("forgot, account", "/v1/password/forgot", "known@example.com", None),
+                 ("forgot, no account", "/v1/password/forgot", None, None),
+                 ("forgot, another type's", "/v1/password/forgot", "known@example.com", "partner"),
+                 ("resend, waiting account", "/v1/users/confirm/resend", "known@example.com", None),
+                 ("resend, no account", "/v1/users/confirm/resend", None, None),
+                 ("resend, another type's", "/v1/users/confirm/resend", "known@example.com",
+                  "partner")]
         timings = {name: [] for name, *_ in kinds}
         for round_number in range(samples + 2):
-            for name, path, email in kinds:
+            for name, path, email, source in kinds:
                 email = email or f"nobody{round_number}@example.com"
+                body = {"email": email, **({"source": source} if source else {})}
                 started = time.perf_counter()
-                status, body = request(base, "POST", path, {"email": email})
+                status, body = request(base, "POST", path, body)
                 elapsed = (time.perf_counter() - started) * 1000
                 assert status == 202, (name, status, body)
                 if round_number >= 2:
@@ -495,9 +501,9 @@ def timing_table(release, samples):
           f"{samples} samples each")
     print(f"{'kind':30} {'median ms':>10} {'/ with account':>17}")
     rows = list(medians.items())
-    # Rows come in pairs: with an account, then without.
+    # Rows come in threes: with an account, without, another type's.
     for index, (name, median) in enumerate(rows):
-        known = rows[index - index % 2][1]
+        known = rows[index - index % 3][1]
         print(f"{name:30} {median:10.2f} {median / known:17.2f}")
 
 

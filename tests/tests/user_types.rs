@@ -211,6 +211,52 @@ async fn two_accounts_with_one_email_live_apart(app: TestApp) {
         before
     );
 
+    // The confirmation page keeps a known type for its form, and asks for
+    // a new email in that type.
+    let page = |query: &'static str| {
+        app.client
+            .get(app.url(&format!("/pages/confirmation?{query}")))
+            .send()
+    };
+    let html = page("error=invalid_confirmation_code&source=partner")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"name="source" value="partner""#), "{html}");
+    let html = page("error=invalid_confirmation_code&source=vendor")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains(r#"name="source""#), "{html}");
+    let waiting = "waiting-partner@example.com";
+    let body = json!({"email": waiting, "password": PARTNER_PASSWORD, "source": "partner"});
+    assert_eq!(app.post_register(&body).await.status(), 201);
+    let sent = app.emails_to(waiting).await.len();
+    let form = app
+        .client
+        .post(app.url("/pages/confirmation"))
+        .form(&[("email", waiting), ("source", "partner")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    assert!(form.text().await.unwrap().contains(r#"data-state="sent""#));
+    assert_eq!(app.emails_to(waiting).await.len(), sent + 1);
+    // The same form in the default type finds no waiting account there.
+    let form = app
+        .client
+        .post(app.url("/pages/confirmation"))
+        .form(&[("email", waiting)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    assert_eq!(app.emails_to(waiting).await.len(), sent + 1);
+
     // An unknown type is a field error wherever `source` is taken.
     let (status, body) = sign_in(&app, Some("vendor"), PARTNER_PASSWORD).await;
     assert_eq!(status, 400);

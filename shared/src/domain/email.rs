@@ -54,7 +54,10 @@ impl Email {
         // on it: a key ends in its domain, so `#` after the `@` can only be
         // a user type's mark, never part of an address.)
         let host_name = domain.split('.').all(|label| {
-            !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
         if !host_name {
             return Err(EmailError::Invalid);
