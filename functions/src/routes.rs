@@ -92,6 +92,8 @@ endpoints! {
         routes ["GET" "/v1/users/{id}"];
     AdminUpdateUser = "admin-update-user", uses [store], users::admin_patch,
         routes ["PATCH" "/v1/admin/users/{id}"];
+    AdminSearchUsers = "admin-search-users", uses [store], users::admin_search,
+        routes ["GET" "/v1/admin/users"];
     ConfirmationPage = "confirmation-page", uses [store, mail], pages::confirmation,
         routes ["GET" "/pages/confirmation", "POST" "/pages/confirmation"];
     ResetPasswordPage = "reset-password-page", uses [store, mail], pages::reset,

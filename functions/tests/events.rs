@@ -77,6 +77,7 @@ const EXPECTED: &[(&str, u16, Option<&str>)] = &[
     ("add-address", 401, Some("invalid_token")),
     ("delete-address", 401, Some("invalid_token")),
     ("admin-update-user", 401, Some("invalid_token")),
+    ("admin-search-users", 401, Some("invalid_token")),
     // Grace's profile is private: anyone else sees `{id}` alone.
     ("get-user", 200, None),
     ("get-user-unknown", 404, Some("user_not_found")),

@@ -527,6 +527,25 @@ async fn every_route(app: &TestApp) {
         app,
     )
     .await;
+    // The admin finds the account by its address, among the active ones.
+    let prefix = email.split('@').next().unwrap().to_lowercase();
+    let found = expect(
+        client
+            .get(
+                &format!("/v1/admin/users?email={prefix}&status=active&limit=5"),
+                admin["access_token"].as_str(),
+            )
+            .await,
+        200,
+        "admin search",
+        app,
+    )
+    .await;
+    assert_eq!(
+        found["users"][0]["id"],
+        json!(user_id.to_string()),
+        "{found}"
+    );
 
     // A service client.
     let created = app

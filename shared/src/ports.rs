@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::domain::{ClientId, Login, SessionId, User, UserId};
+use crate::domain::{AccountStatus, ClientId, Login, Role, SessionId, User, UserId, UserType};
 use crate::secrets::SecretHash;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -171,6 +171,49 @@ pub trait UserStore: Send + Sync {
     /// Writes a change of the profile (and of the login guard, the password
     /// hash and the sessions it ends) in one conditional transaction.
     async fn update_profile(&self, change: ProfileChange<'_>) -> Result<ChangeOutcome, StoreError>;
+
+    /// Accounts of one type, newest first, that match the search: at most
+    /// `limit`, and where the next page begins if there may be more.
+    async fn search_users(&self, search: &UserSearch) -> Result<UserPage, StoreError>;
+}
+
+/// What an admin looks accounts up by (`GET /v1/admin/users`).
+#[derive(Debug, Clone)]
+pub struct UserSearch {
+    pub user_type: UserType,
+    /// A prefix of the email key (lower case).
+    pub email_prefix: Option<String>,
+    pub status: Option<AccountStatus>,
+    pub role: Option<Role>,
+    /// Only accounts older than this one: the end of the previous page.
+    pub before: Option<UserId>,
+    /// 1 to [`MAX_SEARCH_PAGE`].
+    pub limit: usize,
+}
+
+/// The largest page of a user search.
+pub const MAX_SEARCH_PAGE: usize = 100;
+
+impl UserSearch {
+    /// Whether `user` passes the filters (the type and the position are
+    /// the stores' to apply: they are how accounts are keyed).
+    pub fn matches(&self, user: &User) -> bool {
+        self.email_prefix
+            .as_ref()
+            .is_none_or(|prefix| user.email.key().starts_with(prefix.as_str()))
+            && self.status.is_none_or(|status| user.status == status)
+            && self
+                .role
+                .as_ref()
+                .is_none_or(|role| user.roles.contains(role))
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct UserPage {
+    pub users: Vec<User>,
+    /// Where the next page begins (pass as `before`); `None` at the end.
+    pub next: Option<UserId>,
 }
 
 #[async_trait]

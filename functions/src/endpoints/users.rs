@@ -1,5 +1,6 @@
 //! `GET /v1/users/{id}` (anyone; how much they see is decided in
-//! `views::user_for`) and `PATCH /v1/admin/users/{id}` (admins).
+//! `views::user_for`), and for admins `PATCH /v1/admin/users/{id}` and
+//! `GET /v1/admin/users`.
 
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -7,9 +8,11 @@ use latchkey::App;
 use latchkey::domain::{AccountStatus, Role, Roles, TooManyRoles, UserId};
 use latchkey::http::RequestMeta;
 use latchkey::http::auth::{TokenSource, optional_user, require_user};
+use latchkey::http::forms;
 use latchkey::http::views::{UserView, user_for};
 use latchkey::http::{ApiError, FieldCode, FieldError, Validator, json_response, parse_fields};
-use latchkey::services::profile::{AdminChange, admin_update, view_user};
+use latchkey::ports::{MAX_SEARCH_PAGE, UserSearch};
+use latchkey::services::profile::{AdminChange, admin_update, search_users, view_user};
 use serde_json::{Value, json};
 
 fn user_id(request: &Request) -> Result<UserId, ApiError> {
@@ -83,3 +86,85 @@ pub async fn admin_patch(
         &json!({ "user": UserView::new(&user, &app.config.user_types) }),
     )
 }
+
+/// `GET /v1/admin/users?source=&email=&status=&role=&limit=&cursor=`:
+/// accounts of one type (the default type when `source` is absent), newest
+/// first. `email` is a prefix of the address, compared without regard to
+/// case; `cursor` is the `next_cursor` of the previous page.
+pub async fn admin_search(
+    app: &App,
+    _meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    let caller = require_user(app, &request).await?;
+    let query = request.query_string_parameters();
+    let text = |name: &str| {
+        query
+            .first(name)
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+    };
+    let mut check = Validator::default();
+    let invalid = |name: &str| FieldError::new(name, FieldCode::InvalidValue);
+    let user_type = check.check(forms::source_named(text("source"), &app.config.user_types));
+    let email_prefix = check.check(
+        text("email")
+            .map(|prefix| {
+                if prefix.chars().count() > 254 {
+                    Err(FieldError::new("email", FieldCode::TooLong))
+                } else {
+                    Ok(prefix.to_lowercase())
+                }
+            })
+            .transpose(),
+    );
+    let status = check.check(
+        text("status")
+            .map(|word| AccountStatus::parse(word).map_err(|_| invalid("status")))
+            .transpose(),
+    );
+    let role = check.check(
+        text("role")
+            .map(|name| Role::parse(name).map_err(|_| invalid("role")))
+            .transpose(),
+    );
+    let before = check.check(
+        text("cursor")
+            .map(|cursor| UserId::parse(cursor).ok_or_else(|| invalid("cursor")))
+            .transpose(),
+    );
+    let limit = check.check(match text("limit") {
+        None => Ok(DEFAULT_SEARCH_PAGE),
+        Some(number) => number
+            .parse::<usize>()
+            .ok()
+            .filter(|limit| (1..=MAX_SEARCH_PAGE).contains(limit))
+            .ok_or_else(|| invalid("limit")),
+    });
+    let search = check.finish_with(|| {
+        Some(UserSearch {
+            user_type: user_type?,
+            email_prefix: email_prefix?,
+            status: status?,
+            role: role?,
+            before: before?,
+            limit: limit?,
+        })
+    })?;
+    let page = search_users(app, &caller, &search).await?;
+    let users: Vec<UserView> = page
+        .users
+        .iter()
+        .map(|user| UserView::new(user, &app.config.user_types))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "users": users,
+            "next_cursor": page.next.map(|id| id.to_string()),
+        }),
+    )
+}
+
+/// Accounts on a search page when `limit` is not given.
+const DEFAULT_SEARCH_PAGE: usize = 20;

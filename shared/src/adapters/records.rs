@@ -38,8 +38,10 @@ pub fn client_pk(id: ClientId) -> String {
     format!("{CLIENT_PREFIX}{id}")
 }
 
+pub const USER_PREFIX: &str = "USER#";
+
 pub fn user_pk(id: UserId) -> String {
-    format!("USER#{id}")
+    format!("{USER_PREFIX}{id}")
 }
 
 pub fn email_pk(key: &str) -> String {
@@ -74,6 +76,23 @@ pub mod attr {
     pub const UPDATED_AT: &str = "updated_at";
     pub const LAST_SIGN_IN_AT: &str = "last_sign_in_at";
     pub const SIGN_IN_COUNT: &str = "sign_in_count";
+    pub const ROLES: &str = "roles";
+    /// The `accounts` index's keys, and the email key it filters on.
+    pub const ACCOUNTS_PK: &str = "accounts_pk";
+    pub const ACCOUNTS_SK: &str = "accounts_sk";
+    pub const ACCOUNTS_EMAIL: &str = "accounts_email";
+}
+
+/// The index of accounts for admin search: every account of one type under
+/// one key, sorted by id (UUIDv7, so by creation time).
+pub const ACCOUNTS_INDEX: &str = "accounts";
+
+/// The `accounts` index's partition of a user type.
+pub fn accounts_pk(user_type: &UserType) -> String {
+    match user_type.stored_name() {
+        None => "ACCOUNTS".to_owned(),
+        Some(name) => format!("ACCOUNTS#{name}"),
+    }
 }
 
 /// How an account's status is written in the `status` attribute, which
@@ -287,18 +306,33 @@ impl From<UserRecord> for User {
     }
 }
 
-/// `USER#<id>` / `PROFILE`: the user (a nested map) and the password hash.
+/// `USER#<id>` / `PROFILE`: the user (a nested map) and the password hash,
+/// and the `accounts` index's attributes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProfileItem {
     pub user: UserRecord,
     pub password_hash: String,
+    /// [`accounts_pk`] of the account's type. Absent on items written before
+    /// the index existed, until their next profile write.
+    #[serde(default)]
+    pub accounts_pk: String,
+    /// The user id.
+    #[serde(default)]
+    pub accounts_sk: String,
+    /// The email key, for prefix search.
+    #[serde(default)]
+    pub accounts_email: String,
 }
 
 impl ProfileItem {
     pub fn from_account(account: &Account) -> Self {
+        let user = &account.user;
         Self {
-            user: UserRecord::from(&account.user),
+            user: UserRecord::from(user),
             password_hash: account.password_hash.clone(),
+            accounts_pk: accounts_pk(&user.user_type),
+            accounts_sk: user.id.to_string(),
+            accounts_email: user.email.key().to_owned(),
         }
     }
 
@@ -603,10 +637,19 @@ mod tests {
                     "version": 7,
                 },
                 "password_hash": "$argon2id$hash",
+                "accounts_pk": "ACCOUNTS",
+                "accounts_sk": "01900000-0000-7000-8000-000000000001",
+                "accounts_email": "ann@example.com",
             })
         );
         // The names expressions use are the names written.
-        for name in [attr::USER, attr::PASSWORD_HASH] {
+        for name in [
+            attr::USER,
+            attr::PASSWORD_HASH,
+            attr::ACCOUNTS_PK,
+            attr::ACCOUNTS_SK,
+            attr::ACCOUNTS_EMAIL,
+        ] {
             assert!(stored.get(name).is_some(), "{name}");
         }
         for name in [
@@ -616,6 +659,7 @@ mod tests {
             attr::UPDATED_AT,
             attr::LAST_SIGN_IN_AT,
             attr::SIGN_IN_COUNT,
+            attr::ROLES,
         ] {
             assert!(stored[attr::USER].get(name).is_some(), "{name}");
         }
@@ -634,6 +678,7 @@ mod tests {
         };
         let stored = serde_json::to_value(ProfileItem::from_account(&partner)).unwrap();
         assert_eq!(stored["user"]["source"], "partner");
+        assert_eq!(stored[attr::ACCOUNTS_PK], "ACCOUNTS#partner");
         let read: ProfileItem = serde_json::from_value(stored).unwrap();
         assert_eq!(read.into_account().user, partner.user);
     }

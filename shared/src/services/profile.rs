@@ -14,7 +14,9 @@ use crate::domain::{
     MAX_ADDRESSES, Password, PasswordError, PersonName, Role, Roles, User, UserId,
 };
 use crate::mail;
-use crate::ports::{ChangeOutcome, EndSessions, ProfileChange, Store, StoreError};
+use crate::ports::{
+    ChangeOutcome, EndSessions, ProfileChange, Store, StoreError, UserPage, UserSearch,
+};
 use crate::services::notify;
 use crate::services::passwords::{self, HashError};
 use crate::services::sessions::Principal;
@@ -337,14 +339,7 @@ pub async fn admin_update(
     id: UserId,
     request: AdminChange,
 ) -> Result<User, ProfileError> {
-    let admin = app
-        .store
-        .get_user(caller.user_id)
-        .await?
-        .ok_or(ProfileError::CallerGone)?;
-    if !admin.is_admin() {
-        return Err(ProfileError::Forbidden);
-    }
+    require_admin(app, caller).await?;
     apply_admin_change(
         app.store.as_ref(),
         app.clock.now(),
@@ -353,6 +348,31 @@ pub async fn admin_update(
         Some(caller.user_id),
     )
     .await
+}
+
+/// `GET /v1/admin/users`: accounts of one type, newest first, filtered.
+pub async fn search_users(
+    app: &App,
+    caller: &Principal,
+    search: &UserSearch,
+) -> Result<UserPage, ProfileError> {
+    require_admin(app, caller).await?;
+    Ok(app.store.search_users(search).await?)
+}
+
+/// The caller's account holds the `admin` role (read now, not from the
+/// token: a role taken away takes effect at once).
+async fn require_admin(app: &App, caller: &Principal) -> Result<(), ProfileError> {
+    let admin = app
+        .store
+        .get_user(caller.user_id)
+        .await?
+        .ok_or(ProfileError::CallerGone)?;
+    if admin.is_admin() {
+        Ok(())
+    } else {
+        Err(ProfileError::Forbidden)
+    }
 }
 
 /// The change itself, for the admin endpoint and the operator program

@@ -15,8 +15,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put,
-    ReturnValue, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
+    TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -33,7 +34,7 @@ use crate::domain::{AccountStatus, ClientId, SessionId, User, UserId};
 use crate::ports::{
     Account, ChangeOutcome, ClientStore, CodeKind, CodeStore, ConfirmOutcome, EndSessions,
     FailureStreak, ProfileChange, RateStore, ResetOutcome, ServiceClient, Session, SessionStore,
-    StoreError, StoredCode, UserStore,
+    StoreError, StoredCode, UserPage, UserSearch, UserStore,
 };
 use crate::secrets::SecretHash;
 
@@ -45,6 +46,9 @@ const CONFLICT_RETRIES: u32 = 3;
 
 /// `TransactWriteItems` takes at most 100 items.
 const MAX_TRANSACTION_ITEMS: usize = 100;
+
+/// Queries one admin search page may make before it ends short.
+const SEARCH_QUERIES_PER_PAGE: usize = 10;
 
 /// A reset writes three items of its own and ends up to this many sessions
 /// in the same transaction.
@@ -89,6 +93,21 @@ impl DynamoStore {
             .key_schema(key("sk", KeyType::Range).map_err(boxed)?)
             .attribute_definitions(attribute("pk").map_err(boxed)?)
             .attribute_definitions(attribute("sk").map_err(boxed)?)
+            .attribute_definitions(attribute(attr::ACCOUNTS_PK).map_err(boxed)?)
+            .attribute_definitions(attribute(attr::ACCOUNTS_SK).map_err(boxed)?)
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(records::ACCOUNTS_INDEX)
+                    .key_schema(key(attr::ACCOUNTS_PK, KeyType::Hash).map_err(boxed)?)
+                    .key_schema(key(attr::ACCOUNTS_SK, KeyType::Range).map_err(boxed)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .map_err(boxed)?,
+            )
             .send()
             .await;
         match created {

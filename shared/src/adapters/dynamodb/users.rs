@@ -168,8 +168,19 @@ impl UserStore for DynamoStore {
 
     async fn update_profile(&self, change: ProfileChange<'_>) -> Result<ChangeOutcome, StoreError> {
         let user = change.user;
-        let mut set = "SET #user = :user".to_owned();
-        let mut placeholders = vec![("#user", attr::USER), ("#version", attr::VERSION)];
+        // The index attributes too: items from before the index get them.
+        let mut set = "SET #user = :user, #apk = :apk, #ask = :ask, #aemail = :aemail".to_owned();
+        let mut placeholders = vec![
+            ("#user", attr::USER),
+            ("#version", attr::VERSION),
+            ("#apk", attr::ACCOUNTS_PK),
+            ("#ask", attr::ACCOUNTS_SK),
+            ("#aemail", attr::ACCOUNTS_EMAIL),
+        ];
+        let indexed = ProfileItem::from_account(&Account {
+            user: user.clone(),
+            password_hash: String::new(),
+        });
         let mut profile = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Self::key(records::user_pk(user.id), records::PROFILE)))
@@ -178,6 +189,9 @@ impl UserStore for DynamoStore {
                 ":user",
                 to_attribute_value(UserRecord::from(user)).map_err(boxed)?,
             )
+            .expression_attribute_values(":apk", AttributeValue::S(indexed.accounts_pk))
+            .expression_attribute_values(":ask", AttributeValue::S(indexed.accounts_sk))
+            .expression_attribute_values(":aemail", AttributeValue::S(indexed.accounts_email))
             .expression_attribute_values(":expected", number_u64(change.expected_version));
         if let Some(hash) = change.password_hash {
             set.push_str(", #password_hash = :hash");
@@ -243,5 +257,79 @@ impl UserStore for DynamoStore {
             sessions_ended += self.sweep_sessions(user.id, keep).await;
         }
         Ok(ChangeOutcome::Saved { sessions_ended })
+    }
+
+    async fn search_users(&self, search: &UserSearch) -> Result<UserPage, StoreError> {
+        let mut placeholders = vec![("#apk", attr::ACCOUNTS_PK)];
+        let mut values = HashMap::from([(
+            ":apk".to_owned(),
+            AttributeValue::S(records::accounts_pk(&search.user_type)),
+        )]);
+        let mut key_condition = "#apk = :apk".to_owned();
+        if let Some(before) = search.before {
+            key_condition.push_str(" AND #ask < :before");
+            placeholders.push(("#ask", attr::ACCOUNTS_SK));
+            values.insert(":before".to_owned(), AttributeValue::S(before.to_string()));
+        }
+        let mut filters = Vec::new();
+        if let Some(prefix) = &search.email_prefix {
+            filters.push("begins_with(#aemail, :prefix)");
+            placeholders.push(("#aemail", attr::ACCOUNTS_EMAIL));
+            values.insert(":prefix".to_owned(), AttributeValue::S(prefix.clone()));
+        }
+        if let Some(wanted) = search.status {
+            filters.push("#user.#status = :status");
+            placeholders.extend([("#user", attr::USER), ("#status", attr::STATUS)]);
+            values.insert(":status".to_owned(), status(wanted));
+        }
+        if let Some(role) = &search.role {
+            filters.push("contains(#user.#roles, :role)");
+            placeholders.extend([("#user", attr::USER), ("#roles", attr::ROLES)]);
+            values.insert(
+                ":role".to_owned(),
+                AttributeValue::S(role.as_str().to_owned()),
+            );
+        }
+        let mut page = UserPage::default();
+        let mut start: Option<Item> = None;
+        // A rare filter could otherwise read a whole type's accounts for one
+        // page: after this many queries the page ends short, with a cursor.
+        for _ in 0..SEARCH_QUERIES_PER_PAGE {
+            let remaining = search.limit - page.users.len();
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(records::ACCOUNTS_INDEX)
+                .key_condition_expression(&key_condition)
+                .set_expression_attribute_names(names(&placeholders))
+                .set_expression_attribute_values(Some(values.clone()))
+                .scan_index_forward(false)
+                .limit(i32::try_from(remaining).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take());
+            if !filters.is_empty() {
+                query = query.filter_expression(filters.join(" AND "));
+            }
+            let output = query.send().await.map_err(classify)?;
+            for item in output.items() {
+                let profile: ProfileItem = from_item(item.clone()).map_err(boxed)?;
+                page.users.push(profile.into_account().user);
+            }
+            match output.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                // The index has no more accounts of this type.
+                _ => return Ok(page),
+            }
+            if page.users.len() == search.limit {
+                break;
+            }
+        }
+        // More may follow, after the last account looked at.
+        page.next = start
+            .as_ref()
+            .and_then(|key| key.get(attr::ACCOUNTS_SK))
+            .and_then(|id| id.as_s().ok())
+            .and_then(|id| UserId::parse(id));
+        Ok(page)
     }
 }

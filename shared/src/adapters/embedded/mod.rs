@@ -21,13 +21,13 @@ use time::OffsetDateTime;
 
 use super::records::{
     self, ClientItem, CodeItem, CounterItem, GuardItem, ProfileItem, ResetPointerItem, SessionItem,
-    StreakItem, UserRecord,
+    StreakItem, USER_PREFIX,
 };
 use crate::domain::{AccountStatus, ClientId, SessionId, User, UserId};
 use crate::ports::{
     Account, ChangeOutcome, ClientStore, CodeKind, CodeStore, ConfirmOutcome, EndSessions,
     FailureStreak, ProfileChange, RateStore, ResetOutcome, ServiceClient, Session, SessionStore,
-    StoreError, StoredCode, UserStore,
+    StoreError, StoredCode, UserPage, UserSearch, UserStore,
 };
 use crate::secrets::SecretHash;
 

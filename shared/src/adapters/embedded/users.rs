@@ -120,10 +120,11 @@ impl UserStore for EmbeddedStore {
                         .map_err(backend)?;
                 }
             }
-            profile.user = UserRecord::from(&user);
-            if let Some(hash) = password_hash {
-                profile.password_hash = hash;
-            }
+            let password_hash = password_hash.unwrap_or(profile.password_hash);
+            profile = ProfileItem::from_account(&Account {
+                user: user.clone(),
+                password_hash,
+            });
             put(table, &user_pk, records::PROFILE, &profile)?;
             let keep = match end_sessions {
                 EndSessions::None => return Ok(ChangeOutcome::Saved { sessions_ended: 0 }),
@@ -142,6 +143,47 @@ impl UserStore for EmbeddedStore {
             Ok(ChangeOutcome::Saved {
                 sessions_ended: ended,
             })
+        })
+        .await
+    }
+
+    async fn search_users(&self, search: &UserSearch) -> Result<UserPage, StoreError> {
+        let search = search.clone();
+        // Every profile, read once: the embedded store serves one machine's
+        // accounts, where a pass over them is cheap.
+        self.blocking(move |db| {
+            let read = db.begin_read().map_err(backend)?;
+            let table = read.open_table(ITEMS).map_err(backend)?;
+            let mut users = Vec::new();
+            for entry in table.range((USER_PREFIX, "")..).map_err(backend)? {
+                let (key, value) = entry.map_err(backend)?;
+                let (pk, sk) = key.value();
+                if !pk.starts_with(USER_PREFIX) {
+                    break;
+                }
+                if sk != records::PROFILE {
+                    continue;
+                }
+                let profile: ProfileItem = serde_json::from_slice(value.value())
+                    .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+                let user = profile.into_account().user;
+                if user.user_type == search.user_type
+                    && search.before.is_none_or(|before| user.id < before)
+                    && search.matches(&user)
+                {
+                    users.push(user);
+                }
+            }
+            // Newest first: ids are UUIDv7.
+            users.sort_by_key(|user| std::cmp::Reverse(user.id));
+            let more = users.len() > search.limit;
+            users.truncate(search.limit);
+            let next = if more {
+                users.last().map(|user| user.id)
+            } else {
+                None
+            };
+            Ok(UserPage { users, next })
         })
         .await
     }
