@@ -249,7 +249,18 @@ impl TestApp {
         proxy: &FaultProxy,
         parameters: &[(&str, &str)],
     ) -> String {
-        let port = free_port().unwrap();
+        let port = on_a_free_port(|port| self.deploy_on(port, binaries, proxy, parameters))
+            .unwrap_or_else(|message| panic!("{message}"));
+        format!("http://127.0.0.1:{port}")
+    }
+
+    fn deploy_on(
+        &mut self,
+        port: u16,
+        binaries: &Path,
+        proxy: &FaultProxy,
+        parameters: &[(&str, &str)],
+    ) -> Result<u16, String> {
         let base_url = format!("http://127.0.0.1:{port}");
         let config = &self.app.config;
         let mut resolve = serde_json::json!({
@@ -280,17 +291,16 @@ impl TestApp {
         let config_file = self._data_dir.path().join(format!("gateway-{port}.json"));
         std::fs::write(&config_file, gateway.to_string()).unwrap();
         let config_file = config_file.display().to_string();
-        let python = moto_python().unwrap_or_else(|message| panic!("{message}"));
+        let python = moto_python()?;
         spawn_watched_on(
             &python,
             &workspace().join("tests/lambda_gateway.py"),
             &[&config_file],
             "lambda-gateway",
             port,
-        )
-        .unwrap_or_else(|message| panic!("{message}"));
+        )?;
         self.lambda_logs = Some(logs);
-        base_url
+        Ok(port)
     }
 
     /// What the Lambda binaries logged, function by function (after
@@ -804,7 +814,22 @@ fn start_moto() -> Result<Moto, String> {
 /// Runs `python script ARGS… PORT` on a free port and waits until it
 /// listens; a watchdog ends it when this process (the test binary) is gone.
 fn spawn_watched(python: &Path, script: &Path, args: &[&str], name: &str) -> Result<u16, String> {
-    spawn_watched_on(python, script, args, name, free_port()?)
+    on_a_free_port(|port| spawn_watched_on(python, script, args, name, port))
+}
+
+/// Runs `start` on a port that was free a moment ago. Another process (a
+/// parallel test's server, an outgoing connection) can take it before
+/// `start`'s program binds it; then it tries again on another.
+fn on_a_free_port(mut start: impl FnMut(u16) -> Result<u16, String>) -> Result<u16, String> {
+    let mut tries = 0;
+    loop {
+        match start(free_port()?) {
+            Err(message) if message.contains("Address already in use") && tries < 3 => {
+                tries += 1;
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 fn free_port() -> Result<u16, String> {
