@@ -5,7 +5,9 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::domain::{AccountStatus, ClientId, Login, Role, SessionId, User, UserId, UserType};
+use crate::domain::{
+    AccountStatus, Authentication, ClientId, Login, Role, SessionId, User, UserId, UserType,
+};
 use crate::secrets::SecretHash;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -51,6 +53,8 @@ pub struct Session {
     /// Counts refresh rotations.
     pub generation: u32,
     pub remember_me: bool,
+    /// How and when the person proved who they are; refreshes keep it.
+    pub authentication: Authentication,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
 }
@@ -472,4 +476,38 @@ impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()
     }
+}
+
+/// A secret sealed for storage: envelope encryption, a fresh data key per
+/// secret, the data key wrapped by a key that never leaves KMS (locally: a
+/// key file in the data folder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedSecret {
+    /// The data key, wrapped.
+    pub wrapped_key: Vec<u8>,
+    pub nonce: Vec<u8>,
+    /// AES-256-GCM ciphertext and tag.
+    pub ciphertext: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    /// Wrong key, wrong purpose, or changed bytes.
+    #[error("the sealed secret does not open: tampered with or sealed for another purpose")]
+    Tampered,
+    /// The key service is throttling.
+    #[error("throttled: {0}")]
+    Throttled(#[source] BoxError),
+    #[error("sealing failed: {0}")]
+    Failed(#[source] BoxError),
+}
+
+/// Seals and opens small secrets (TOTP seeds). `purpose` is bound to the
+/// sealed secret (KMS encryption context and AEAD associated data): a
+/// secret sealed for one purpose does not open for another.
+#[async_trait]
+pub trait SecretSealer: Send + Sync {
+    async fn seal(&self, secret: &[u8], purpose: &str) -> Result<SealedSecret, SealError>;
+
+    async fn open(&self, sealed: &SealedSecret, purpose: &str) -> Result<Vec<u8>, SealError>;
 }

@@ -38,6 +38,15 @@ pub struct AccessClaims {
     /// The user type's name (`source`) on a user's token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_type: Option<String>,
+    /// How the person proved who they are (RFC 8176), on a user's token.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    /// The authenticator assurance level of that proof (1 or 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aal: Option<u8>,
+    /// When (epoch seconds); a refreshed token keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
@@ -106,6 +115,9 @@ impl AccessClaims {
             sid: None,
             client_id: None,
             user_type: None,
+            amr: Vec::new(),
+            aal: None,
+            auth_time: None,
             iat,
             nbf: iat,
             exp: iat.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),

@@ -344,7 +344,44 @@ async fn logout_refuses_a_rotated_refresh_token(app: TestApp) {
     assert_eq!(app.refresh(&text(&t2, "refresh_token")).await.status(), 401);
 }
 
+/// A password sign-in's tokens say so (`amr` pwd, `aal` 1, `auth_time` the
+/// sign-in), token-info repeats it, and a refresh a second later keeps the
+/// time of the proof while the token itself is new.
+async fn tokens_say_how_and_when_the_person_signed_in(app: TestApp) {
+    let first = signed_in(&app, "proof@example.com").await;
+    let claims = latchkey_tests::jwt_part(&text(&first, "access_token"), 1);
+    assert_eq!(claims["amr"], json!(["pwd"]));
+    assert_eq!(claims["aal"], 1);
+    assert_eq!(claims["auth_time"], claims["iat"]);
+    let info: Value = app
+        .token_info(&text(&first, "access_token"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&info["amr"], &info["aal"], &info["auth_time"]),
+        (&json!(["pwd"]), &json!(1), &claims["auth_time"])
+    );
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let refreshed: Value = app
+        .refresh(&text(&first, "refresh_token"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let renewed = latchkey_tests::jwt_part(&text(&refreshed, "access_token"), 1);
+    assert!(
+        renewed["iat"].as_i64() > claims["iat"].as_i64(),
+        "{renewed}"
+    );
+    assert_eq!(renewed["auth_time"], claims["auth_time"]);
+    assert_eq!(renewed["amr"], json!(["pwd"]));
+}
+
 latchkey_tests::on_both_stores! {
+    tokens_say_how_and_when_the_person_signed_in;
     any_earlier_generation_coming_back_ends_the_session with ("REFRESH_GRACE_SECONDS", "1");
     logout_refuses_a_rotated_refresh_token with ("REFRESH_GRACE_SECONDS", "1");
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use latchkey::adapters::dynamodb::DynamoStore;
 use latchkey::adapters::embedded::EmbeddedStore;
-use latchkey::domain::{AccountStatus, ClientId, Email, Login, SessionId, User, UserId};
+use latchkey::domain::{
+    AccountStatus, Authentication, ClientId, Email, Login, SessionId, User, UserId,
+};
 use latchkey::ports::{
     Account, ChangeOutcome, CodeKind, ConfirmOutcome, EndSessions, ProfileChange, ResetOutcome,
     ServiceClient, Session, Store, StoreError, StoredCode,
@@ -267,6 +269,7 @@ async fn a_session_is_stored_with_the_sign_in_and_ends_at_its_expiry(subject: Su
         rotated_at: None,
         generation: 0,
         remember_me: true,
+        authentication: Authentication::password(now.replace_nanosecond(0).unwrap()),
         created_at: now.replace_nanosecond(0).unwrap(),
         expires_at: (now + Duration::from_secs(3600))
             .replace_nanosecond(0)
@@ -331,6 +334,7 @@ fn new_session(user_id: UserId, now: OffsetDateTime) -> Session {
         rotated_at: None,
         generation: 0,
         remember_me: false,
+        authentication: Authentication::password(now),
         created_at: now,
         expires_at: now + Duration::from_secs(3600),
     }
@@ -590,6 +594,7 @@ async fn start_session_for(store: &dyn Store, user_id: UserId) -> SessionId {
         rotated_at: None,
         generation: 0,
         remember_me: false,
+        authentication: Authentication::password(now),
         created_at: now,
         expires_at: now + Duration::from_secs(3600),
     };
@@ -901,6 +906,7 @@ async fn a_session_starts_only_from_the_credential_the_account_still_holds(subje
         rotated_at: None,
         generation: 0,
         remember_me: false,
+        authentication: Authentication::password(now),
         created_at: now,
         expires_at: now + Duration::from_secs(3600),
     };

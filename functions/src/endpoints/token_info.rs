@@ -22,6 +22,9 @@ pub async fn handle(
             "scope": user.claims.scope,
             "kind": "user",
             "user_type": user.claims.user_type,
+            "amr": user.claims.amr,
+            "aal": user.claims.aal,
+            "auth_time": user.claims.auth_time,
         }),
         Caller::Client(client) => json!({
             "uid": client.client_id.to_string(),

@@ -3,7 +3,9 @@
 
 pub mod aws;
 pub mod dynamodb;
+mod envelope;
 pub mod kms;
+pub mod kms_sealer;
 mod records;
 pub mod ses;
 
@@ -11,6 +13,8 @@ pub mod ses;
 pub mod embedded;
 #[cfg(feature = "local")]
 pub mod local_key;
+#[cfg(feature = "local")]
+pub mod local_sealer;
 #[cfg(feature = "local")]
 pub mod outbox;
 

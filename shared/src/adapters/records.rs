@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::domain::{
-    AccountStatus, Address, AddressId, AddressValue, Attributes, ClientId, Email, Locale, Login,
-    PersonName, Role, SessionId, User, UserId, UserType,
+    AccountStatus, Address, AddressId, AddressValue, Attributes, AuthMethod, Authentication,
+    ClientId, Email, Locale, Login, PersonName, Role, SessionId, User, UserId, UserType,
 };
 use crate::ports::{
     Account, CodeKind, FailureStreak, ServiceClient, Session, StoreError, StoredCode,
@@ -460,6 +460,18 @@ pub struct SessionItem {
     pub rotated_at: Option<OffsetDateTime>,
     pub generation: u32,
     pub remember_me: bool,
+    /// The `amr` values the session was opened with; absent on sessions from
+    /// before they were kept, which were all opened with a password.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    /// When the person proved who they are; absent on older sessions, which
+    /// were opened then.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub auth_time: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     pub expires_at: i64,
@@ -478,6 +490,8 @@ impl SessionItem {
             rotated_at: session.rotated_at,
             generation: session.generation,
             remember_me: session.remember_me,
+            amr: session.authentication.amr(),
+            auth_time: Some(session.authentication.at),
             created_at: session.created_at,
             expires_at: session.expires_at.unix_timestamp(),
         }
@@ -504,6 +518,21 @@ impl SessionItem {
             .collect::<Result<_, _>>()?;
         let expires_at = OffsetDateTime::from_unix_timestamp(self.expires_at)
             .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let methods = if self.amr.is_empty() {
+            vec![AuthMethod::Password]
+        } else {
+            self.amr
+                .iter()
+                .map(|value| {
+                    AuthMethod::parse(value)
+                        .ok_or_else(|| StoreError::Corrupt(format!("session amr {value:?}")))
+                })
+                .collect::<Result<_, _>>()?
+        };
+        let authentication = Authentication {
+            methods,
+            at: self.auth_time.unwrap_or(self.created_at),
+        };
         Ok(Some(Session {
             id: self.session_id,
             user_id,
@@ -513,6 +542,7 @@ impl SessionItem {
             rotated_at: self.rotated_at,
             generation: self.generation,
             remember_me: self.remember_me,
+            authentication,
             created_at: self.created_at,
             expires_at,
         }))

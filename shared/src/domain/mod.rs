@@ -3,6 +3,7 @@
 
 mod address;
 mod attributes;
+mod authentication;
 mod email;
 mod ids;
 mod locale;
@@ -15,6 +16,7 @@ mod user_type;
 
 pub use address::{Address, AddressValue, AddressValueError, MAX_ADDRESSES};
 pub use attributes::{AttributeError, AttributeKind, AttributePatch, AttributeSpec, Attributes};
+pub use authentication::{AuthMethod, Authentication};
 pub use email::{Email, EmailError};
 pub use ids::{AddressId, ClientId, SessionId, UserId};
 pub use locale::{Locale, LocaleError};

@@ -1,7 +1,7 @@
 //! `POST /v1/auth/login`: check the password, open a session, issue tokens.
 
 use crate::App;
-use crate::domain::{AccountStatus, Email, Login, Password, SessionId, UserType};
+use crate::domain::{AccountStatus, Authentication, Email, Login, Password, SessionId, UserType};
 use crate::ports::{Account, Session, StoreError};
 use crate::services::passwords::{self, HashError};
 use crate::services::sessions::{self, TokenPair};
@@ -107,6 +107,7 @@ pub async fn login(
         rotated_at: None,
         generation: 0,
         remember_me: credentials.remember_me,
+        authentication: Authentication::password(now),
         created_at: now,
         expires_at: now + lifetime,
     };

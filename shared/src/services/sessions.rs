@@ -43,8 +43,12 @@ pub async fn token_pair(
     refresh_token: RefreshToken,
     now: OffsetDateTime,
 ) -> Result<TokenPair, IssueError> {
+    let proof = &session.authentication;
     let claims = AccessClaims {
         user_type: Some(app.config.user_types.name(user_type).to_owned()),
+        amr: proof.amr(),
+        aal: Some(proof.assurance_level()),
+        auth_time: Some(proof.at.unix_timestamp()),
         ..AccessClaims::for_user(
             &app.config.token_issuer,
             &app.config.token_audience,
