@@ -11,6 +11,7 @@ mod login;
 mod name;
 mod password;
 mod role;
+mod totp;
 mod user;
 mod user_type;
 
@@ -24,5 +25,6 @@ pub use login::{Login, LoginError};
 pub use name::{PersonName, PersonNameError};
 pub use password::{Password, PasswordError, PasswordPolicy, PasswordPolicyError};
 pub use role::{MAX_ROLES, Role, RoleError, Roles, TooManyRoles};
+pub use totp::{TOTP_SECRET_LEN, TotpError, TotpSecret};
 pub use user::{AccountStatus, UnknownStatus, User};
 pub use user_type::{UnknownUserType, UserType, UserTypes, UserTypesError};
