@@ -87,6 +87,23 @@ pub mod attr {
 /// one key, sorted by id (UUIDv7, so by creation time).
 pub const ACCOUNTS_INDEX: &str = "accounts";
 
+/// What a profile item holds for the `accounts` index, from its user.
+pub struct AccountsIndex {
+    pub pk: String,
+    pub sk: String,
+    pub email: String,
+}
+
+impl AccountsIndex {
+    pub fn of(user: &User) -> Self {
+        Self {
+            pk: accounts_pk(&user.user_type),
+            sk: user.id.to_string(),
+            email: user.email.key().to_owned(),
+        }
+    }
+}
+
 /// The `accounts` index's partition of a user type.
 pub fn accounts_pk(user_type: &UserType) -> String {
     match user_type.stored_name() {
@@ -326,13 +343,13 @@ pub struct ProfileItem {
 
 impl ProfileItem {
     pub fn from_account(account: &Account) -> Self {
-        let user = &account.user;
+        let index = AccountsIndex::of(&account.user);
         Self {
-            user: UserRecord::from(user),
+            user: UserRecord::from(&account.user),
             password_hash: account.password_hash.clone(),
-            accounts_pk: accounts_pk(&user.user_type),
-            accounts_sk: user.id.to_string(),
-            accounts_email: user.email.key().to_owned(),
+            accounts_pk: index.pk,
+            accounts_sk: index.sk,
+            accounts_email: index.email,
         }
     }
 

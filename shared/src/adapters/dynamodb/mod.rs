@@ -27,8 +27,8 @@ use time::format_description::well_known::Rfc3339;
 
 use super::aws::SdkFailure;
 use super::records::{
-    self, ClientItem, CodeItem, CounterItem, GuardItem, ProfileItem, ResetPointerItem, SessionItem,
-    StreakItem, UserRecord, attr,
+    self, AccountsIndex, ClientItem, CodeItem, CounterItem, GuardItem, ProfileItem,
+    ResetPointerItem, SessionItem, StreakItem, UserRecord, attr,
 };
 use crate::domain::{AccountStatus, ClientId, SessionId, User, UserId};
 use crate::ports::{

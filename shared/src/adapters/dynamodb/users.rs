@@ -177,10 +177,7 @@ impl UserStore for DynamoStore {
             ("#ask", attr::ACCOUNTS_SK),
             ("#aemail", attr::ACCOUNTS_EMAIL),
         ];
-        let indexed = ProfileItem::from_account(&Account {
-            user: user.clone(),
-            password_hash: String::new(),
-        });
+        let index = AccountsIndex::of(user);
         let mut profile = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Self::key(records::user_pk(user.id), records::PROFILE)))
@@ -189,9 +186,9 @@ impl UserStore for DynamoStore {
                 ":user",
                 to_attribute_value(UserRecord::from(user)).map_err(boxed)?,
             )
-            .expression_attribute_values(":apk", AttributeValue::S(indexed.accounts_pk))
-            .expression_attribute_values(":ask", AttributeValue::S(indexed.accounts_sk))
-            .expression_attribute_values(":aemail", AttributeValue::S(indexed.accounts_email))
+            .expression_attribute_values(":apk", AttributeValue::S(index.pk))
+            .expression_attribute_values(":ask", AttributeValue::S(index.sk))
+            .expression_attribute_values(":aemail", AttributeValue::S(index.email))
             .expression_attribute_values(":expected", number_u64(change.expected_version));
         if let Some(hash) = change.password_hash {
             set.push_str(", #password_hash = :hash");
