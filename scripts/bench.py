@@ -435,8 +435,8 @@ def main():
 
 
 def email_request_timing(binaries, samples):
-    """Median forgot and resend latency for an address with an account and
-    one without, on the AWS adapters (DynamoDB and SES in moto_server),
+    """Median forgot, resend, emailed-code request and code-check latency for
+    an address with an account and one without, on the AWS adapters (DynamoDB and SES in moto_server),
     where the known path's store writes and SES call would show; requests
     interleaved, as for sign-in."""
     port = free_port()
@@ -449,7 +449,10 @@ def email_request_timing(binaries, samples):
     # Limits would stop the run long before its samples are taken.
     env = {**os.environ, **aws, "RUST_LOG": "warn", "EMAIL_LIMIT_PER_ADDRESS": "1000000/60",
            "EMAIL_LIMIT_PER_ADDRESS_TOTAL": "1000000/60",
-           "EMAIL_REQUEST_LIMIT_PER_IP": "1000000/60", "USER_TYPES": "user,partner"}
+           "EMAIL_REQUEST_LIMIT_PER_IP": "1000000/60", "USER_TYPES": "user,partner",
+           # Wrong emailed codes count as failed sign-ins.
+           "LOGIN_FAILURES_BEFORE_DELAY": "1000000", "LOGIN_ACCOUNT_FAILURES_BEFORE_DELAY": "1000000",
+           "LOGIN_FAILURE_LIMIT_PER_IP": "1000000/60"}
     server = None
     try:
         wait_for(aws["AWS_ENDPOINT_URL"] + "/moto-api/")
@@ -462,22 +465,33 @@ def email_request_timing(binaries, samples):
         assert status == 201, status
         # The account is of the default type: asked for as a `partner`,
         # it must look like no account at all.
-        kinds = [("forgot, account", "/v1/password/forgot", "known@example.com", None),
-                 ("forgot, no account", "/v1/password/forgot", None, None),
-                 ("forgot, another type's", "/v1/password/forgot", "known@example.com", "partner"),
-                 ("resend, waiting account", "/v1/users/confirm/resend", "known@example.com", None),
-                 ("resend, no account", "/v1/users/confirm/resend", None, None),
-                 ("resend, another type's", "/v1/users/confirm/resend", "known@example.com",
-                  "partner")]
+        known = "known@example.com"
+        code = "/v1/auth/email-code"
+        check = "/v1/auth/email-code/verify"
+        # A wrong code (the account's own was just sent, unseen) is checked
+        # like any code; its answer is the unknown address's.
+        wrong = {"code": "000000"}
+        kinds = [("forgot, account", "/v1/password/forgot", known, None, {}, 202),
+                 ("forgot, no account", "/v1/password/forgot", None, None, {}, 202),
+                 ("forgot, another type's", "/v1/password/forgot", known, "partner", {}, 202),
+                 ("resend, waiting account", "/v1/users/confirm/resend", known, None, {}, 202),
+                 ("resend, no account", "/v1/users/confirm/resend", None, None, {}, 202),
+                 ("resend, another type's", "/v1/users/confirm/resend", known, "partner", {}, 202),
+                 ("email code, account", code, known, None, {}, 202),
+                 ("email code, no account", code, None, None, {}, 202),
+                 ("email code, another type's", code, known, "partner", {}, 202),
+                 ("code check, account", check, known, None, wrong, 401),
+                 ("code check, no account", check, None, None, wrong, 401),
+                 ("code check, another type's", check, known, "partner", wrong, 401)]
         timings = {name: [] for name, *_ in kinds}
         for round_number in range(samples + 2):
-            for name, path, email, source in kinds:
+            for name, path, email, source, extra, expected in kinds:
                 email = email or f"nobody{round_number}@example.com"
-                body = {"email": email, **({"source": source} if source else {})}
+                body = {"email": email, **({"source": source} if source else {}), **extra}
                 started = time.perf_counter()
                 status, body = request(base, "POST", path, body)
                 elapsed = (time.perf_counter() - started) * 1000
-                assert status == 202, (name, status, body)
+                assert status == expected, (name, status, body)
                 if round_number >= 2:
                     timings[name].append(elapsed)
         return {name: statistics.median(values) for name, values in timings.items()}
@@ -497,7 +511,7 @@ def timing_table(release, samples):
     for name, median in medians.items():
         print(f"{name:30} {median:10.2f} {median / wrong:17.2f}")
     medians = email_request_timing(release, samples)
-    print(f"\nforgot and resend latency, local-api --aws ({release}) on moto_server, "
+    print(f"\nforgot, resend and emailed-code latency, local-api --aws ({release}) on moto_server, "
           f"{samples} samples each")
     print(f"{'kind':30} {'median ms':>10} {'/ with account':>17}")
     rows = list(medians.items())

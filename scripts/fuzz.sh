@@ -30,6 +30,10 @@ FUZZ_PASSWORD="fuzz $(python3 -c 'import secrets; print(secrets.token_urlsafe(12
 export FUZZ_PASSWORD
 printf '%s\n' "$FUZZ_PASSWORD" |
   "$bin/latchkey-admin" --data-dir "$data" users create --email "$FUZZ_LOGIN" --role admin >/dev/null
+# The account the last run deletes.
+leaving=fuzz-leaving@example.com
+printf '%s\n' "$FUZZ_PASSWORD" |
+  "$bin/latchkey-admin" --data-dir "$data" users create --email "$leaving" >/dev/null
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # Fuzzed sign-ins fail by the hundred, some with the fuzzer's own login:
@@ -55,7 +59,9 @@ PY
 
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 fuzz() {
-  "$venv/bin/st" --config-file tests/fuzz/schemathesis.toml run openapi.yaml \
+  local config=$1
+  shift
+  "$venv/bin/st" --config-file "$config" run openapi.yaml \
     --url "http://127.0.0.1:$port" --checks "$checks" --max-redirects 0 \
     --suppress-health-check all --warnings off "$@" || {
     echo "local-api's log (the last lines):" >&2
@@ -65,9 +71,24 @@ fuzz() {
     exit 1
   }
 }
-# Sign-out ends the fuzzer's session, and the token it holds would answer
-# 401 to everything after: it gets a run of its own, last.
-step "schemathesis against local-api on port $port (every operation but logout)"
-fuzz --exclude-operation-id logout "${extra[@]}"
+# Sign-out ends the fuzzer's session, and deleting its account ends the
+# account: the token it holds would answer 401 to everything after, so
+# each gets a run of its own, last; the deletion as an account of its own.
+step "schemathesis against local-api on port $port (every operation but logout and account deletion)"
+fuzz tests/fuzz/schemathesis.toml --exclude-operation-id logout \
+  --exclude-operation-id deleteAccount "${extra[@]}"
 step "schemathesis: logout"
-fuzz --include-operation-id logout "${extra[@]}"
+fuzz tests/fuzz/schemathesis.toml --include-operation-id logout "${extra[@]}"
+step "schemathesis: account deletion"
+FUZZ_DELETION_TOKEN=$(python3 - "$port" "$leaving" <<'PY'
+import json, os, sys, urllib.request
+request = urllib.request.Request(
+    f"http://127.0.0.1:{sys.argv[1]}/v1/auth/login",
+    data=json.dumps({"login": sys.argv[2], "password": os.environ["FUZZ_PASSWORD"]}).encode(),
+    headers={"content-type": "application/json"},
+)
+print(json.load(urllib.request.urlopen(request))["access_token"])
+PY
+)
+export FUZZ_DELETION_TOKEN
+fuzz tests/fuzz/deletion.toml --include-operation-id deleteAccount "${extra[@]}"

@@ -3,7 +3,7 @@
 The AWS adapters talk to it as their endpoint (AWS_ENDPOINT_URL); it
 forwards every request to moto unchanged, except the one a test has armed:
 
-    POST /__fault {"service": "dynamodb"|"kms"|"ses", "kind": "throttle"|"fail",
+    POST /__fault {"service": "dynamodb"|"kms"|"ses"|"events", "kind": "throttle"|"fail",
                    "after": N}
 
 lets N more calls to that service through, then answers every later call
@@ -53,6 +53,10 @@ FAULTS = {
     ("ses", "fail"): (500, {"content-type": "application/json",
                             "x-amzn-errortype": "InternalFailure"},
         {"message": "Internal failure"}),
+    ("events", "throttle"): (400, {"content-type": "application/x-amz-json-1.1"},
+        {"__type": "ThrottlingException", "message": "Rate exceeded"}),
+    ("events", "fail"): (500, {"content-type": "application/x-amz-json-1.1"},
+        {"__type": "InternalException", "message": "Internal error"}),
 }
 
 
@@ -62,6 +66,10 @@ def service_of(handler):
         return "dynamodb"
     if target.startswith("TrentService."):
         return "kms"
+    if target.startswith("AWSEvents."):
+        return "events"
+    if target.startswith("secretsmanager."):
+        return "secretsmanager"
     if handler.path.startswith("/v2/email"):
         return "ses"
     return None
@@ -94,6 +102,8 @@ def actions_of(handler, body):
         return [f"dynamodb:{operation}"]
     if service == "kms":
         return [f"kms:{target.split('.', 1)[1]}"]
+    if service in ("events", "secretsmanager"):
+        return [f"{service}:{target.split('.', 1)[1]}"]
     if service == "ses":
         path = handler.path.split("?", 1)[0]
         return [SES_ACTIONS.get((handler.command, path), f"unknown:ses {handler.command} {path}")]

@@ -324,6 +324,17 @@ class Gateway(http.server.BaseHTTPRequestHandler):
     def handle_any(self):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
+        # POST /__invoke/<logical id>: the body as the function's event, as
+        # a non-HTTP trigger (the table stream's event source mapping) sends
+        # it; the function's response as the answer.
+        if self.command == "POST" and self.path.startswith("/__invoke/"):
+            function = FUNCTIONS.get(self.path[len("/__invoke/"):])
+            if function is None:
+                return self.reply(404, [("content-type", "application/json")], b'{"message":"no such function"}')
+            answer = function.invoke(json.loads(body), timeout=60)
+            if answer is None:
+                return self.reply(502, [("content-type", "application/json")], b'{"message":"the function failed"}')
+            return self.reply(200, [("content-type", "application/json")], json.dumps(answer).encode())
         found = match(ROUTES, self.command, self.path.partition("?")[0])
         if found is None:
             return self.reply(404, [("content-type", "application/json")], b'{"message":"Not Found"}')

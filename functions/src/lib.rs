@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 pub mod endpoints;
 pub mod routes;
+pub mod stream;
 
 pub use routes::{Endpoint, ROUTES, Route, RouteMatch, Uses, match_route};
 

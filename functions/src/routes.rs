@@ -84,24 +84,96 @@ endpoints! {
         routes ["PATCH" "/v1/users/me"];
     ChangePassword = "change-password", uses [store, mail], me::password,
         routes ["POST" "/v1/users/me/password"];
+    ChangeEmail = "change-email", uses [store, mail], email_change::request,
+        routes ["POST" "/v1/users/me/email"];
+    ConfirmEmailChange = "confirm-email-change", uses [store, mail], email_change::confirm,
+        routes ["POST" "/v1/users/me/email/confirm"];
+    ListFactors = "list-factors", uses [store], factors::list,
+        routes ["GET" "/v1/users/me/factors"];
+    EnrolTotp = "enrol-totp", uses [store], factors::enrol_totp,
+        routes ["POST" "/v1/users/me/factors/totp"];
+    VerifyTotp = "verify-totp", uses [store, mail], factors::verify_totp,
+        routes ["POST" "/v1/users/me/factors/totp/{id}/verify"];
+    DeleteFactor = "delete-factor", uses [store, mail], factors::delete,
+        routes ["DELETE" "/v1/users/me/factors/{id}"];
+    RenewRecoveryCodes = "renew-recovery-codes", uses [store, mail], factors::renew_recovery_codes,
+        routes ["POST" "/v1/users/me/recovery-codes"];
+    PasskeyRegistrationOptions = "passkey-registration-options", uses [store], passkeys::registration_options,
+        routes ["POST" "/v1/users/me/passkeys/options"];
+    AddPasskey = "add-passkey", uses [store, mail], passkeys::add,
+        routes ["POST" "/v1/users/me/passkeys"];
+    ListPasskeys = "list-passkeys", uses [store], passkeys::list,
+        routes ["GET" "/v1/users/me/passkeys"];
+    RenamePasskey = "rename-passkey", uses [store], passkeys::rename,
+        routes ["PATCH" "/v1/users/me/passkeys/{id}"];
+    DeletePasskey = "delete-passkey", uses [store, mail], passkeys::delete,
+        routes ["DELETE" "/v1/users/me/passkeys/{id}"];
+    DeleteAccount = "delete-account", uses [store, mail], account_deletion::delete_own,
+        routes ["DELETE" "/v1/users/me"];
+    ExportAccount = "export-account", uses [store], export::handle,
+        routes ["GET" "/v1/users/me/export"];
+    SecurityLog = "security-log", uses [store], security_log::own,
+        routes ["GET" "/v1/users/me/events"];
+    LinkIdentity = "link-identity", uses [store], federation::link,
+        routes ["POST" "/v1/users/me/identities/{provider}/link"];
+    ListIdentities = "list-identities", uses [store], federation::list,
+        routes ["GET" "/v1/users/me/identities"];
+    UnlinkIdentity = "unlink-identity", uses [store], federation::unlink,
+        routes ["DELETE" "/v1/users/me/identities/{id}"];
+    ListSessions = "list-sessions", uses [store], sessions::list,
+        routes ["GET" "/v1/users/me/sessions"];
+    EndSession = "end-session", uses [store], sessions::end,
+        routes ["DELETE" "/v1/users/me/sessions/{id}"];
     AddAddress = "add-address", uses [store], addresses::add,
         routes ["POST" "/v1/users/me/addresses"];
     DeleteAddress = "delete-address", uses [store], addresses::delete,
         routes ["DELETE" "/v1/users/me/addresses/{address_id}"];
     GetUser = "get-user", uses [store], users::get,
         routes ["GET" "/v1/users/{id}"];
+    AdminGetUser = "admin-get-user", uses [store], users::admin_get,
+        routes ["GET" "/v1/admin/users/{id}"];
     AdminUpdateUser = "admin-update-user", uses [store], users::admin_patch,
         routes ["PATCH" "/v1/admin/users/{id}"];
+    AdminResetFactors = "admin-reset-factors", uses [store, mail], factors::admin_reset,
+        routes ["DELETE" "/v1/admin/users/{id}/factors"];
+    AdminEndSessions = "admin-end-sessions", uses [store], sessions::admin_end_all,
+        routes ["DELETE" "/v1/admin/users/{id}/sessions"];
+    AdminDeleteUser = "admin-delete-user", uses [store, mail], account_deletion::delete_as_admin,
+        routes ["DELETE" "/v1/admin/users/{id}"];
+    AdminSecurityLog = "admin-security-log", uses [store], security_log::of_user,
+        routes ["GET" "/v1/admin/users/{id}/events"];
     AdminSearchUsers = "admin-search-users", uses [store], users::admin_search,
         routes ["GET" "/v1/admin/users"];
     ConfirmationPage = "confirmation-page", uses [store, mail], pages::confirmation,
         routes ["GET" "/pages/confirmation", "POST" "/pages/confirmation"];
     ResetPasswordPage = "reset-password-page", uses [store, mail], pages::reset,
         routes ["GET" "/pages/reset-password", "POST" "/pages/reset-password"];
+    EmailSignInPage = "email-sign-in-page", uses [], pages::email_sign_in,
+        routes ["GET" "/pages/email-sign-in"];
+    EmailChangePage = "email-change-page", uses [], pages::email_change,
+        routes ["GET" "/pages/email-change"];
+    PasskeysPage = "passkeys-page", uses [], pages::passkeys,
+        routes ["GET" "/pages/passkeys"];
     PageAssets = "page-assets", uses [], pages::asset,
         routes ["GET" "/pages/assets/{file}"];
     Login = "login", uses [store], login::handle,
         routes ["POST" "/v1/auth/login"];
+    Mfa = "mfa", uses [store], mfa::handle,
+        routes ["POST" "/v1/auth/mfa"];
+    PasskeySignInOptions = "passkey-sign-in-options", uses [store], passkeys::sign_in_options,
+        routes ["POST" "/v1/auth/passkey/options"];
+    PasskeySignIn = "passkey-sign-in", uses [store], passkeys::sign_in,
+        routes ["POST" "/v1/auth/passkey"];
+    EmailCode = "email-code", uses [store, mail], email_code::send,
+        routes ["POST" "/v1/auth/email-code"];
+    EmailCodeVerify = "email-code-verify", uses [store], email_code::sign_in,
+        routes ["POST" "/v1/auth/email-code/verify"];
+    OidcAuthorize = "oidc-authorize", uses [store], federation::authorize,
+        routes ["GET" "/v1/auth/oidc/{provider}/authorize"];
+    OidcCallback = "oidc-callback", uses [store], federation::callback,
+        routes ["GET" "/v1/auth/oidc/{provider}/callback", "POST" "/v1/auth/oidc/{provider}/callback"];
+    OidcToken = "oidc-token", uses [store], federation::token,
+        routes ["POST" "/v1/auth/oidc/token"];
     Refresh = "refresh", uses [store], refresh::handle,
         routes ["POST" "/v1/auth/refresh"];
     Logout = "logout", uses [store], logout::handle,

@@ -10,12 +10,16 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use latchkey::adapters::dynamodb::DynamoStore;
+use latchkey::adapters::outbox::OutboxMailer;
+use latchkey::adapters::ses::SesMailer;
 use latchkey::config::PasswordSettings;
 use latchkey::domain::{
-    AccountStatus, ClientId, Email, Role, Roles, User, UserId, UserType, UserTypes,
+    AccountStatus, Actor, ClientId, Email, Role, Roles, User, UserId, UserType, UserTypes,
 };
-use latchkey::ports::Store;
+use latchkey::mail::{self, FactorChange};
+use latchkey::ports::{Mailer, Store};
 use latchkey::services::clients::{create_client, parse_scope, rotate_client_secret};
+use latchkey::services::factors;
 use latchkey::services::profile::{AdminChange, apply_admin_change};
 use latchkey::services::register::create_by_operator;
 use time::format_description::well_known::Rfc3339;
@@ -36,6 +40,11 @@ pub struct AdminArgs {
     /// The table, with --aws.
     #[arg(long, env = "TABLE_NAME", default_value = "latchkey")]
     pub table: String,
+    /// The sender of notices (`users reset-factors`), with --aws: through
+    /// SES, as the deployment sends. Locally they go to the data folder's
+    /// outbox.
+    #[arg(long, env = "MAIL_FROM", default_value = "no-reply@latchkey.example")]
+    pub mail_from: String,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -45,7 +54,7 @@ pub enum Command {
     /// Service clients (client-credentials grant).
     #[command(subcommand)]
     Clients(ClientCommand),
-    /// User accounts: the first admin, roles and status.
+    /// User accounts: the first admin, roles, status and second factors.
     #[command(subcommand)]
     Users(UserCommand),
 }
@@ -81,6 +90,14 @@ pub enum UserCommand {
     RevokeRole {
         email: String,
         role: String,
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Removes every second factor of an account that lost its own (the
+    /// owner signs in with the password alone until adding one again) and
+    /// emails the owner a notice.
+    ResetFactors {
+        email: String,
         #[arg(long)]
         source: Option<String>,
     },
@@ -127,6 +144,23 @@ pub async fn open_store(args: &AdminArgs) -> anyhow::Result<Arc<dyn Store>> {
     Ok(Arc::new(crate::open_embedded_store(&args.data_dir)?))
 }
 
+/// Where the notices the program sends go: SES with --aws, else the data
+/// folder's outbox (as `local-api` writes it).
+pub async fn open_mailer(args: &AdminArgs) -> anyhow::Result<Arc<dyn Mailer>> {
+    if args.aws {
+        let sdk = latchkey::adapters::aws::load_from_env().await;
+        return Ok(Arc::new(SesMailer::new(
+            aws_sdk_sesv2::Client::new(&sdk),
+            &args.mail_from,
+        )));
+    }
+    let outbox = args.data_dir.join("outbox");
+    Ok(Arc::new(
+        OutboxMailer::new(&outbox, &args.mail_from)
+            .with_context(|| format!("cannot set up {}", outbox.display()))?,
+    ))
+}
+
 fn client_id(text: &str) -> anyhow::Result<ClientId> {
     ClientId::parse(text).with_context(|| format!("{text:?} is not a client id"))
 }
@@ -138,6 +172,7 @@ fn client_id(text: &str) -> anyhow::Result<ClientId> {
 pub async fn execute(
     command: &Command,
     store: &dyn Store,
+    mailer: &dyn Mailer,
     passwords: PasswordSettings,
     user_types: &UserTypes,
     input: &mut impl BufRead,
@@ -146,7 +181,7 @@ pub async fn execute(
     match command {
         Command::Clients(command) => execute_client(command, store, out).await,
         Command::Users(command) => {
-            execute_user(command, store, passwords, user_types, input, out).await
+            execute_user(command, store, mailer, passwords, user_types, input, out).await
         }
     }
 }
@@ -205,6 +240,7 @@ async fn set_roles(store: &dyn Store, id: UserId, roles: Roles) -> anyhow::Resul
 async fn execute_user(
     command: &UserCommand,
     store: &dyn Store,
+    mailer: &dyn Mailer,
     settings: PasswordSettings,
     types: &UserTypes,
     input: &mut impl BufRead,
@@ -259,6 +295,16 @@ async fn execute_user(
             }
             let kept = user.roles.iter().filter(|held| **held != role).cloned();
             set_roles(store, user.id, role_set(kept.map(Ok))?).await?
+        }
+        UserCommand::ResetFactors { email, source } => {
+            let user = find_user(store, types, email, source.as_deref()).await?;
+            let now = time::OffsetDateTime::now_utc();
+            let user = factors::reset(store, now, user.id, Actor::Operator).await?;
+            let notice = mail::factor_changed(&user, FactorChange::Reset, now);
+            if let Err(error) = mailer.send(&notice).await {
+                writeln!(out, "warning: the notice was not sent: {error}")?;
+            }
+            user
         }
         UserCommand::SetStatus {
             email,

@@ -20,12 +20,15 @@ use lambda_http::aws_lambda_events::apigw::{
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
-use latchkey::adapters::embedded::EmbeddedStore;
+use latchkey::adapters::embedded::{EmbeddedStore, EventLog};
 use latchkey::adapters::local_key::{LocalKeySigner, public_key_from_file};
+use latchkey::adapters::local_mac::LocalMac;
+use latchkey::adapters::local_sealer::LocalSealer;
+use latchkey::adapters::local_secrets::LocalSecrets;
 use latchkey::adapters::outbox::OutboxMailer;
 use latchkey::http::{ApiError, MAX_BODY_BYTES, RequestMeta, finish};
 use latchkey::ports::{EmailMessage, MailError, Mailer, SigningAlgorithm};
-use latchkey::{App, Config};
+use latchkey::{Adapters, App, Config};
 use latchkey_functions::{RouteMatch, match_route};
 use tokio::net::TcpListener;
 
@@ -142,7 +145,7 @@ pub async fn start(options: Options) -> anyhow::Result<RunningServer> {
             log_links,
         } => {
             if *bootstrap {
-                config.kms_key_id = bootstrap::provision(sdk, &config).await?;
+                bootstrap::provision(sdk, &mut config).await?;
             }
             let mut app = App::on_aws_with(config, sdk).await?;
             if *log_links {
@@ -163,10 +166,16 @@ pub async fn start(options: Options) -> anyhow::Result<RunningServer> {
     Ok(RunningServer { address, app, task })
 }
 
+/// The key file that stands in for the KMS secrets key in local mode.
+pub const SECRETS_KEY_FILE: &str = "secrets-key.bin";
+
+/// The key file that stands in for the KMS HMAC key in local mode.
+pub const CODE_MAC_KEY_FILE: &str = "code-mac-key.bin";
+
 fn local_app(config: Config, data_dir: &Path) -> anyhow::Result<App> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let store = open_embedded_store(data_dir)?;
+    let store = open_embedded_store(data_dir)?.with_audit_retention(config.audit_retention);
     let mailer = OutboxMailer::new(&data_dir.join("outbox"), &config.mail_from)
         .context("cannot set up the outbox")?;
     // One key file per algorithm, so switching SIGNING_ALGORITHM just works.
@@ -181,19 +190,35 @@ fn local_app(config: Config, data_dir: &Path) -> anyhow::Result<App> {
         .iter()
         .map(|path| public_key_from_file(Path::new(path), config.signing_algorithm))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(App::new(
-        config,
-        Arc::new(store),
-        Arc::new(mailer),
-        Arc::new(signer),
-        previous_keys,
-    )?)
+    let sealer = LocalSealer::load_or_create(&data_dir.join(SECRETS_KEY_FILE))
+        .with_context(|| format!("cannot load {}", data_dir.join(SECRETS_KEY_FILE).display()))?;
+    let code_mac = LocalMac::load_or_create(&data_dir.join(CODE_MAC_KEY_FILE))
+        .with_context(|| format!("cannot load {}", data_dir.join(CODE_MAC_KEY_FILE).display()))?;
+    let adapters = Adapters {
+        store: Arc::new(store),
+        mailer: Arc::new(mailer),
+        signer: Arc::new(signer),
+        sealer: Arc::new(sealer),
+        code_mac: Arc::new(code_mac),
+        secrets: Arc::new(LocalSecrets::new(data_dir.join(PROVIDER_SECRETS_FILE))),
+    };
+    Ok(App::new(config, adapters, previous_keys)?)
 }
 
-/// The embedded database of a data folder.
+/// The file of a data folder that stands in for Secrets Manager: the
+/// client secrets of `OIDC_PROVIDERS`, `{"<client_secret_arn>": "<secret>"}`.
+pub const PROVIDER_SECRETS_FILE: &str = "secrets.json";
+
+/// The file the lifecycle events of a data folder go to.
+pub const EVENTS_FILE: &str = "events.jsonl";
+
+/// The embedded database of a data folder, appending the lifecycle events
+/// of its committed writes to `events.jsonl` there.
 pub fn open_embedded_store(data_dir: &Path) -> anyhow::Result<EmbeddedStore> {
     let path = data_dir.join("latchkey.redb");
-    EmbeddedStore::open(&path).with_context(|| format!("cannot open {}", path.display()))
+    let store =
+        EmbeddedStore::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(store.with_event_log(EventLog::new(data_dir.join(EVENTS_FILE))))
 }
 
 async fn serve(listener: TcpListener, app: Arc<App>) {

@@ -6,8 +6,14 @@ use std::sync::Arc;
 use crate::Config;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::kms::{KmsSigner, KmsSignerError, fetch_public_key};
+use crate::adapters::kms_mac::KmsMac;
+use crate::adapters::kms_sealer::KmsSealer;
+use crate::adapters::secrets_manager::SecretsManagerSource;
 use crate::adapters::ses::SesMailer;
-use crate::ports::{Clock, Mailer, Store, SystemClock, TokenSigner};
+use crate::ports::{
+    Clock, CodeMac, MacError, Mailer, SealError, SealedSecret, SecretSealer, SecretSource, Store,
+    SystemClock, TokenSigner,
+};
 use crate::services::pacing::Pacers;
 use crate::tokens::{PublicKey, TokenVerifier, VerifierError};
 
@@ -16,12 +22,19 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub mailer: Arc<dyn Mailer>,
     pub signer: Arc<dyn TokenSigner>,
+    /// Seals secrets kept at rest (TOTP seeds).
+    pub sealer: Arc<dyn SecretSealer>,
+    /// Keyed hashes of emailed sign-in codes.
+    pub code_mac: Arc<dyn CodeMac>,
     pub clock: Arc<dyn Clock>,
     /// The signing key's public half first, then keys being retired: what
     /// the JWKS publishes and what tokens verify against.
     pub public_keys: Vec<PublicKey>,
     /// Checks access tokens locally against `public_keys`.
     pub verifier: TokenVerifier,
+    /// The providers people sign in with (`OIDC_PROVIDERS`), discovered
+    /// and their client secrets read on first use.
+    pub providers: crate::federation::Providers,
     /// How long forgot and resend take when they find an account, so they
     /// take as long when they find none.
     pub pacers: Pacers,
@@ -37,14 +50,31 @@ pub enum StartupError {
     Verifier(#[from] VerifierError),
 }
 
+/// The adapters behind the ports, production or local.
+pub struct Adapters {
+    pub store: Arc<dyn Store>,
+    pub mailer: Arc<dyn Mailer>,
+    pub signer: Arc<dyn TokenSigner>,
+    pub sealer: Arc<dyn SecretSealer>,
+    pub code_mac: Arc<dyn CodeMac>,
+    /// Where providers' client secrets are read.
+    pub secrets: Arc<dyn SecretSource>,
+}
+
 impl App {
     pub fn new(
         config: Config,
-        store: Arc<dyn Store>,
-        mailer: Arc<dyn Mailer>,
-        signer: Arc<dyn TokenSigner>,
+        adapters: Adapters,
         previous_keys: Vec<PublicKey>,
     ) -> Result<Self, VerifierError> {
+        let Adapters {
+            store,
+            mailer,
+            signer,
+            sealer,
+            code_mac,
+            secrets,
+        } = adapters;
         let mut public_keys = vec![signer.public_key()];
         public_keys.extend(previous_keys);
         let verifier = TokenVerifier::new(
@@ -58,9 +88,12 @@ impl App {
             store,
             mailer,
             signer,
+            sealer,
+            code_mac,
             clock: Arc::new(SystemClock),
             public_keys,
             verifier,
+            providers: crate::federation::Providers::new(secrets),
             pacers: Pacers::default(),
         })
     }
@@ -80,7 +113,8 @@ impl App {
     ) -> Result<Self, StartupError> {
         #[cfg(feature = "test-support")]
         crate::test_support::count_aws_client_set();
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name);
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name)
+            .with_audit_retention(config.audit_retention);
         let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(aws), &config.mail_from);
         let kms = aws_sdk_kms::Client::new(aws);
         let signer = KmsSigner::connect_with(
@@ -98,13 +132,25 @@ impl App {
                     .1,
             );
         }
-        Ok(Self::new(
-            config,
-            Arc::new(store),
-            Arc::new(mailer),
-            Arc::new(signer),
-            previous_keys,
-        )?)
+        let sealer: Arc<dyn SecretSealer> = match &config.secrets_key_id {
+            Some(key_id) => Arc::new(KmsSealer::new(kms.clone(), key_id)),
+            None => Arc::new(NoKey),
+        };
+        let code_mac: Arc<dyn CodeMac> = match &config.code_mac_key_id {
+            Some(key_id) => Arc::new(KmsMac::new(kms, key_id)),
+            None => Arc::new(NoKey),
+        };
+        let adapters = Adapters {
+            store: Arc::new(store),
+            mailer: Arc::new(mailer),
+            signer: Arc::new(signer),
+            sealer,
+            code_mac,
+            secrets: Arc::new(SecretsManagerSource::new(
+                aws_sdk_secretsmanager::Client::new(aws),
+            )),
+        };
+        Ok(Self::new(config, adapters, previous_keys)?)
     }
 
     /// Opens the connections an endpoint will use (in parallel), so its
@@ -126,5 +172,27 @@ impl App {
     /// For Lambda: configuration from the environment, production adapters.
     pub async fn from_env() -> Result<Self, StartupError> {
         Self::on_aws(Config::from_env()?).await
+    }
+}
+
+/// The sealer and MAC of a function deployed without `SECRETS_KEY_ID` or
+/// `CODE_MAC_KEY_ID`: every use is a configuration error, reported as such.
+struct NoKey;
+
+#[async_trait::async_trait]
+impl SecretSealer for NoKey {
+    async fn seal(&self, _secret: &[u8], _purpose: &str) -> Result<SealedSecret, SealError> {
+        Err(SealError::Failed("SECRETS_KEY_ID is not set".into()))
+    }
+
+    async fn open(&self, _sealed: &SealedSecret, _purpose: &str) -> Result<Vec<u8>, SealError> {
+        Err(SealError::Failed("SECRETS_KEY_ID is not set".into()))
+    }
+}
+
+#[async_trait::async_trait]
+impl CodeMac for NoKey {
+    async fn mac(&self, _message: &[u8]) -> Result<Vec<u8>, MacError> {
+        Err(MacError::Failed("CODE_MAC_KEY_ID is not set".into()))
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::domain::{AttributeSpec, PasswordPolicy, UserTypes};
+use crate::domain::{AttributeSpec, PasswordPolicy, ProviderId, UserTypes};
 use crate::ports::SigningAlgorithm;
 
 #[derive(Debug, Clone)]
@@ -91,6 +91,145 @@ pub struct Config {
     pub profile_attributes: Vec<AttributeSpec>,
     /// `USER_TYPES` (default `user`): the kinds of account, the default first.
     pub user_types: UserTypes,
+    /// `SECRETS_KEY_ID`: the symmetric KMS key that wraps the data keys of
+    /// secrets kept at rest (TOTP seeds). Only the functions that seal or
+    /// open such secrets need it; local mode uses a key file instead.
+    pub secrets_key_id: Option<String>,
+    /// `REAUTH_MAX_AGE_SECONDS` (default 300): how recent a sign-in must be
+    /// for sensitive changes (factors, password, email, deletion) without
+    /// `current_password`.
+    pub reauth_max_age: Duration,
+    /// `AUDIT_RETENTION_DAYS` (default 90): how long the security log keeps
+    /// an entry.
+    pub audit_retention: Duration,
+    /// `TOTP_ISSUER` (default the host of `PUBLIC_BASE_URL`): the name
+    /// authenticator apps show above the account.
+    pub totp_issuer: String,
+    /// `EMAIL_SIGN_IN_ENABLED` (default true): sign-in with a code sent by
+    /// email; when false its endpoints are a 404 like any unknown route.
+    pub email_sign_in_enabled: bool,
+    /// `EMAIL_SIGN_IN_URL`: the page a sign-in email links to, with the
+    /// address and code in the fragment (`#email=…&code=…`). Default the
+    /// hosted page (`<PUBLIC_BASE_URL>/pages/email-sign-in`), or
+    /// `<PUBLIC_BASE_URL>/email-sign-in` without pages.
+    pub email_sign_in_url: Url,
+    /// `EMAIL_CHANGE_URL`: the page the link to confirm a new email address
+    /// opens, with the code in the fragment (`#code=…`). Default the hosted
+    /// page (`<PUBLIC_BASE_URL>/pages/email-change`), or
+    /// `<PUBLIC_BASE_URL>/email-change` without pages.
+    pub email_change_url: Url,
+    /// `CODE_MAC_KEY_ID`: the KMS HMAC key that emailed sign-in codes are
+    /// hashed with; local mode uses a key file instead.
+    pub code_mac_key_id: Option<String>,
+    /// `WEBAUTHN_RP_ID` (default the host of `PUBLIC_BASE_URL`, `localhost`
+    /// when that is a loopback address): the domain passkeys are bound to.
+    pub webauthn_rp_id: String,
+    /// `WEBAUTHN_ORIGINS` (default the origin of `PUBLIC_BASE_URL`, and its
+    /// `localhost` twin for a loopback address): the comma-separated origins
+    /// that may run passkey ceremonies.
+    pub webauthn_origins: Vec<String>,
+    /// `OIDC_PROVIDERS` (default none): the providers people may sign in
+    /// with, a JSON list of `{id, issuer, client_id, client_secret_arn,
+    /// scopes, response_mode}`.
+    pub oidc_providers: Vec<OidcProvider>,
+    /// `OIDC_REDIRECT_ALLOWLIST` (comma-separated, default none): the app
+    /// addresses a provider sign-in may return to, matched exactly.
+    pub oidc_redirect_allowlist: Vec<Url>,
+}
+
+/// One provider of `OIDC_PROVIDERS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcProvider {
+    pub id: ProviderId,
+    /// Where discovery starts (`<issuer>/.well-known/openid-configuration`);
+    /// the ID tokens' `iss` must be exactly this.
+    pub issuer: String,
+    pub client_id: String,
+    /// The Secrets Manager secret holding the client secret (its plain
+    /// string value); none for a public client (PKCE alone).
+    pub client_secret_arn: Option<String>,
+    /// Asked for besides `openid` (default `email`, `profile`).
+    pub scopes: Vec<String>,
+    /// The provider answers with a form POST (`response_mode=form_post`,
+    /// as Apple does when it is asked for email or name).
+    pub form_post: bool,
+}
+
+/// `OIDC_PROVIDERS`' entries as written.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OidcProviderEntry {
+    id: String,
+    issuer: String,
+    client_id: String,
+    client_secret_arn: Option<String>,
+    scopes: Option<Vec<String>>,
+    response_mode: Option<String>,
+}
+
+fn read_oidc_providers(reader: &Reader<'_>) -> Result<Vec<OidcProvider>, ConfigError> {
+    const NAME: &str = "OIDC_PROVIDERS";
+    let invalid = |reason: String| ConfigError::Invalid { name: NAME, reason };
+    let Some(raw) = reader.optional(NAME) else {
+        return Ok(Vec::new());
+    };
+    let entries: Vec<OidcProviderEntry> =
+        serde_json::from_str(&raw).map_err(|error| invalid(error.to_string()))?;
+    let mut providers: Vec<OidcProvider> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let id = ProviderId::parse(&entry.id)
+            .map_err(|error| invalid(format!("{:?}: {error}", entry.id)))?;
+        if providers.iter().any(|known| known.id == id) {
+            return Err(invalid(format!("{id} is listed twice")));
+        }
+        if !Url::parse(&entry.issuer).is_ok_and(|url| matches!(url.scheme(), "https" | "http")) {
+            return Err(invalid(format!("{id}: the issuer is not an http(s) URL")));
+        }
+        let form_post = match entry.response_mode.as_deref() {
+            None | Some("query") => false,
+            Some("form_post") => true,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "{id}: response_mode {other:?} is neither query nor form_post"
+                )));
+            }
+        };
+        if entry.client_id.trim().is_empty() {
+            return Err(invalid(format!("{id}: client_id is empty")));
+        }
+        providers.push(OidcProvider {
+            id,
+            // As written: `iss` is compared with it character for character.
+            issuer: entry.issuer,
+            client_id: entry.client_id,
+            client_secret_arn: entry.client_secret_arn.filter(|arn| !arn.trim().is_empty()),
+            scopes: entry
+                .scopes
+                .unwrap_or_else(|| vec!["email".to_owned(), "profile".to_owned()]),
+            form_post,
+        });
+    }
+    Ok(providers)
+}
+
+fn read_redirect_allowlist(reader: &Reader<'_>) -> Result<Vec<Url>, ConfigError> {
+    const NAME: &str = "OIDC_REDIRECT_ALLOWLIST";
+    let Some(list) = reader.optional(NAME) else {
+        return Ok(Vec::new());
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|uri| !uri.is_empty())
+        .map(|uri| {
+            Url::parse(uri)
+                .ok()
+                .filter(|url| url.fragment().is_none() && url.has_host())
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: NAME,
+                    reason: format!("{uri:?} is not an absolute URL without a fragment"),
+                })
+        })
+        .collect()
 }
 
 /// How failed sign-ins slow down further attempts.
@@ -210,6 +349,16 @@ impl Config {
             None if pages_enabled => under_base("pages/reset-password")?,
             None => under_base("reset-password")?,
         };
+        let email_sign_in_url = match reader.optional("EMAIL_SIGN_IN_URL") {
+            Some(_) => reader.url("EMAIL_SIGN_IN_URL")?,
+            None if pages_enabled => under_base("pages/email-sign-in")?,
+            None => under_base("email-sign-in")?,
+        };
+        let email_change_url = match reader.optional("EMAIL_CHANGE_URL") {
+            Some(_) => reader.url("EMAIL_CHANGE_URL")?,
+            None if pages_enabled => under_base("pages/email-change")?,
+            None => under_base("email-change")?,
+        };
         let profile_attributes = match reader.optional("PROFILE_ATTRIBUTES") {
             None => Vec::new(),
             Some(raw) => serde_json::from_str(&raw).map_err(|error| ConfigError::Invalid {
@@ -218,6 +367,55 @@ impl Config {
             })?,
         };
         let user_types = read_user_types(&reader)?;
+        // The otpauth URI reserves `:` (an IPv6 host has them).
+        let totp_issuer = match reader.optional("TOTP_ISSUER") {
+            Some(issuer) if issuer.contains(':') || issuer.trim().is_empty() => {
+                return Err(ConfigError::Invalid {
+                    name: "TOTP_ISSUER",
+                    reason: "an issuer is a non-empty name without `:`".to_owned(),
+                });
+            }
+            Some(issuer) => issuer,
+            None => public_base_url
+                .host_str()
+                .filter(|host| !host.contains(':'))
+                .unwrap_or("Latchkey")
+                .to_owned(),
+        };
+        // Browsers refuse an IP address as the relying party, so a
+        // loopback base (local-api) binds passkeys to `localhost`, and its
+        // pages are opened there.
+        let loopback = match public_base_url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            _ => false,
+        };
+        let localhost_origin = || {
+            let mut url = public_base_url.clone();
+            url.set_host(Some("localhost")).ok()?;
+            Some(url.origin().ascii_serialization())
+        };
+        let webauthn_rp_id = match reader.optional("WEBAUTHN_RP_ID") {
+            Some(rp_id) => rp_id,
+            None if loopback => "localhost".to_owned(),
+            None => public_base_url.host_str().unwrap_or_default().to_owned(),
+        };
+        let webauthn_origins: Vec<String> = match reader.optional("WEBAUTHN_ORIGINS") {
+            Some(list) => list
+                .split(',')
+                .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+                .filter(|origin| !origin.is_empty())
+                .collect(),
+            None => std::iter::once(public_base_url.origin().ascii_serialization())
+                .chain(localhost_origin().filter(|_| loopback))
+                .collect(),
+        };
+        crate::passkeys::RelyingParty::new(&webauthn_rp_id, webauthn_origins.clone()).map_err(
+            |error| ConfigError::Invalid {
+                name: "WEBAUTHN_RP_ID",
+                reason: error.to_string(),
+            },
+        )?;
         Ok(Self {
             table_name: reader.required("TABLE_NAME")?,
             kms_key_id: reader.required("KMS_KEY_ID")?,
@@ -294,6 +492,26 @@ impl Config {
             public_base_url,
             profile_attributes,
             user_types,
+            secrets_key_id: reader.optional("SECRETS_KEY_ID"),
+            reauth_max_age: reader.seconds("REAUTH_MAX_AGE_SECONDS", 300)?,
+            audit_retention: match reader.number::<u64>("AUDIT_RETENTION_DAYS", 90)? {
+                days @ 1..=3650 => Duration::from_secs(days * 24 * 3600),
+                days => {
+                    return Err(ConfigError::Invalid {
+                        name: "AUDIT_RETENTION_DAYS",
+                        reason: format!("{days} is not between 1 and 3650"),
+                    });
+                }
+            },
+            totp_issuer,
+            email_sign_in_enabled: reader.boolean("EMAIL_SIGN_IN_ENABLED", true)?,
+            email_sign_in_url,
+            email_change_url,
+            code_mac_key_id: reader.optional("CODE_MAC_KEY_ID"),
+            webauthn_rp_id,
+            webauthn_origins,
+            oidc_providers: read_oidc_providers(&reader)?,
+            oidc_redirect_allowlist: read_redirect_allowlist(&reader)?,
         })
     }
 }
@@ -536,6 +754,91 @@ mod tests {
     }
 
     #[test]
+    fn passkeys_are_bound_to_the_public_host_or_to_localhost_on_a_loopback_address() {
+        let with = |base: &str, extra: &[(&'static str, &'static str)]| {
+            let mut pairs: Vec<(&str, &str)> = MINIMAL
+                .iter()
+                .filter(|(name, _)| *name != "PUBLIC_BASE_URL")
+                .copied()
+                .collect();
+            pairs.push(("PUBLIC_BASE_URL", base));
+            pairs.extend_from_slice(extra);
+            Config::from_lookup(lookup(&pairs))
+        };
+        let deployed = with("https://auth.example.com/base/", &[]).unwrap();
+        assert_eq!(deployed.webauthn_rp_id, "auth.example.com");
+        assert_eq!(deployed.webauthn_origins, ["https://auth.example.com"]);
+        let local = with("http://127.0.0.1:3000", &[]).unwrap();
+        assert_eq!(local.webauthn_rp_id, "localhost");
+        assert_eq!(
+            local.webauthn_origins,
+            ["http://127.0.0.1:3000", "http://localhost:3000"]
+        );
+        let chosen = with(
+            "https://auth.example.com",
+            &[
+                ("WEBAUTHN_RP_ID", "example.com"),
+                (
+                    "WEBAUTHN_ORIGINS",
+                    "https://example.com/, https://app.example.com",
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(chosen.webauthn_rp_id, "example.com");
+        assert_eq!(
+            chosen.webauthn_origins,
+            ["https://example.com", "https://app.example.com"]
+        );
+        assert!(matches!(
+            with(
+                "https://auth.example.com",
+                &[("WEBAUTHN_RP_ID", "10.0.0.1")]
+            ),
+            Err(ConfigError::Invalid {
+                name: "WEBAUTHN_RP_ID",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn providers_are_read_with_their_defaults() {
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push((
+            "OIDC_PROVIDERS",
+            r#"[{"id":"google","issuer":"https://accounts.google.com","client_id":"c1",
+                 "client_secret_arn":"arn:aws:secretsmanager:eu-west-1:1:secret:g"},
+                {"id":"apple","issuer":"https://appleid.apple.com","client_id":"c2",
+                 "scopes":["email"],"response_mode":"form_post"}]"#,
+        ));
+        pairs.push((
+            "OIDC_REDIRECT_ALLOWLIST",
+            "https://app.example/signed-in, myapp://callback",
+        ));
+        let config = Config::from_lookup(lookup(&pairs)).unwrap();
+        let [google, apple] = &config.oidc_providers[..] else {
+            unreachable!("two providers")
+        };
+        assert_eq!(google.id.as_str(), "google");
+        assert_eq!(google.issuer, "https://accounts.google.com");
+        assert_eq!(google.scopes, ["email", "profile"]);
+        assert!(!google.form_post);
+        assert_eq!(apple.client_secret_arn, None);
+        assert_eq!(apple.scopes, ["email"]);
+        assert!(apple.form_post);
+        let allowed: Vec<&str> = config
+            .oidc_redirect_allowlist
+            .iter()
+            .map(url::Url::as_str)
+            .collect();
+        assert_eq!(
+            allowed,
+            ["https://app.example/signed-in", "myapp://callback"]
+        );
+    }
+
+    #[test]
     fn a_missing_variable_is_named() {
         let err = Config::from_lookup(lookup(&MINIMAL[1..])).unwrap_err();
         assert_eq!(err, ConfigError::Missing("TABLE_NAME"));
@@ -557,6 +860,29 @@ mod tests {
             ("PASSWORD_RESET_URL", "javascript:alert(1)"),
             ("PASSWORD_MIN_LENGTH", "2"),
             ("PASSWORD_MIN_LENGTH", "999"),
+            ("OIDC_PROVIDERS", "{}"),
+            (
+                "OIDC_PROVIDERS",
+                r#"[{"id":"Google","issuer":"https://accounts.google.com","client_id":"c"}]"#,
+            ),
+            (
+                "OIDC_PROVIDERS",
+                r#"[{"id":"g","issuer":"accounts.google.com","client_id":"c"}]"#,
+            ),
+            (
+                "OIDC_PROVIDERS",
+                r#"[{"id":"g","issuer":"https://a.example","client_id":"c","response_mode":"fragment"}]"#,
+            ),
+            (
+                "OIDC_PROVIDERS",
+                r#"[{"id":"g","issuer":"https://a.example","client_id":"c"},{"id":"g","issuer":"https://b.example","client_id":"d"}]"#,
+            ),
+            (
+                "OIDC_PROVIDERS",
+                r#"[{"id":"g","issuer":"https://a.example","client_id":"c","client_secret":"inline"}]"#,
+            ),
+            ("OIDC_REDIRECT_ALLOWLIST", "https://app.example/done#x"),
+            ("OIDC_REDIRECT_ALLOWLIST", "/relative"),
         ] {
             let mut pairs = MINIMAL.to_vec();
             pairs.retain(|(n, _)| *n != name);

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::domain::{
-    AccountStatus, Authentication, ClientId, Login, Role, SessionId, User, UserId, UserType,
+    AccountStatus, Actor, Authentication, ClientId, Email, EventId, EventKind, FactorId,
+    FactorKind, FactorName, Identity, IdentityKey, Login, ProviderId, Role, SecurityEvent,
+    SessionId, SessionOrigin, User, UserId, UserType,
 };
 use crate::secrets::SecretHash;
 
@@ -17,6 +19,17 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Account {
     pub user: User,
     pub password_hash: String,
+}
+
+impl Account {
+    /// The `password_hash` of an account made by another provider's
+    /// sign-in: no PHC string, so no password matches it, until a reset
+    /// sets one.
+    pub const NO_PASSWORD: &'static str = "!none";
+
+    pub fn has_password(&self) -> bool {
+        self.password_hash != Self::NO_PASSWORD
+    }
 }
 
 /// What single-use codes are for.
@@ -55,8 +68,59 @@ pub struct Session {
     pub remember_me: bool,
     /// How and when the person proved who they are; refreshes keep it.
     pub authentication: Authentication,
+    /// Where the sign-in came from.
+    pub origin: SessionOrigin,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+}
+
+/// The security log's first entry: the account was created (written with
+/// it, so every account's log starts there). Its id is the account's (a
+/// UUIDv7 of the same moment), so a registration that takes over an
+/// expired account can remove the old one's without reading it.
+pub fn registered_event(user: &User) -> SecurityEvent {
+    SecurityEvent {
+        id: EventId::from_bytes(*user.id.as_bytes()),
+        ..SecurityEvent::new(
+            user.id,
+            EventKind::Registered,
+            Actor::Owner,
+            SessionOrigin::default(),
+            user.created_at,
+        )
+    }
+}
+
+/// The log's entry for a confirmation link used.
+pub fn email_confirmed_event(user_id: UserId, at: OffsetDateTime) -> SecurityEvent {
+    SecurityEvent::new(
+        user_id,
+        EventKind::EmailConfirmed,
+        Actor::Owner,
+        SessionOrigin::default(),
+        at,
+    )
+}
+
+impl Session {
+    /// The security log's entry for the session's start.
+    pub fn sign_in_event(&self) -> SecurityEvent {
+        let methods: Vec<&str> = self
+            .authentication
+            .methods
+            .iter()
+            .map(|method| method.as_str())
+            .collect();
+        SecurityEvent::new(
+            self.user_id,
+            EventKind::SignedIn,
+            Actor::Owner,
+            self.origin.clone(),
+            self.created_at,
+        )
+        .with("session_id", self.id.to_string())
+        .with("amr", methods.join(" "))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,9 +154,52 @@ pub struct ProfileChange<'a> {
     /// The login it was read with; the login guard moves when `user.login`
     /// differs, and a login another account holds is `StoreError::LoginTaken`.
     pub previous_login: Option<&'a Login>,
+    /// The email it was read with; the email guard moves when `user.email`
+    /// differs, and an address another account holds is
+    /// `StoreError::EmailTaken`.
+    pub previous_email: &'a Email,
     /// A new argon2id hash, when the password changes.
     pub password_hash: Option<&'a str>,
+    /// The pending change of email this write completes, by its code's
+    /// hash: spent in the same write, which happens only while it is still
+    /// pending and unexpired at `now` (otherwise `Stale`).
+    pub completes: Option<(&'a SecretHash, OffsetDateTime)>,
     pub end_sessions: EndSessions,
+    /// The security log's entry for the change, written with it.
+    pub event: Option<&'a SecurityEvent>,
+}
+
+/// A change of email waiting for the link sent to the new address: only
+/// the hash of the link's code is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailChange {
+    pub user_id: UserId,
+    pub new_email: Email,
+    pub code_hash: SecretHash,
+    pub expires_at: OffsetDateTime,
+}
+
+/// An account to delete, as it was read.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountDeletion<'a> {
+    /// Its guards' keys come from its email and login, so they are the ones
+    /// deleted only while its version is still `user.version`.
+    pub user: &'a User,
+    /// Failure-streak keys to forget with it.
+    pub streaks: &'a [String],
+    /// The caller's session, ended last.
+    pub keep_last: Option<SessionId>,
+    /// The deletion's entry, written by the first write (and removed with
+    /// the rest: it is there for the account's lifecycle event).
+    pub event: &'a SecurityEvent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeletionOutcome {
+    /// Gone, with this many items besides the profile and its guards.
+    Deleted { items: usize },
+    /// The account changed (or went) since it was read: nothing deleted.
+    Stale,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,9 +279,47 @@ pub trait UserStore: Send + Sync {
     /// The user with the password hash, by id.
     async fn get_account(&self, id: UserId) -> Result<Option<Account>, StoreError>;
 
+    /// Makes `change` the account's one pending change of email: an earlier
+    /// one's link stops working.
+    async fn replace_email_change(&self, change: &EmailChange) -> Result<(), StoreError>;
+
+    /// The account's pending change of email, if any and unexpired.
+    async fn email_change(
+        &self,
+        user_id: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Option<EmailChange>, StoreError>;
+
     /// Writes a change of the profile (and of the login guard, the password
     /// hash and the sessions it ends) in one conditional transaction.
     async fn update_profile(&self, change: ProfileChange<'_>) -> Result<ChangeOutcome, StoreError>;
+
+    /// Deletes an account. First, in one conditional write, its profile
+    /// (only if still at the version read) and its email and login guards:
+    /// from then on it cannot sign in and its email and login are free.
+    /// Then everything else stored under it (see
+    /// [`UserStore::finish_account_deletion`]). `Stale` when the account
+    /// changed since it was read: nothing deleted; read again.
+    async fn delete_account(
+        &self,
+        deletion: AccountDeletion<'_>,
+    ) -> Result<DeletionOutcome, StoreError>;
+
+    /// Removes every item stored under an account (sessions, factors,
+    /// codes, passkeys with their owner items, pending changes) and what
+    /// they point to, in writes of at most 100 items, `keep_last` (the
+    /// caller's session) last, so that a deletion cut short can be
+    /// finished by the same caller. How many items it removed.
+    async fn finish_account_deletion(
+        &self,
+        user_id: UserId,
+        keep_last: Option<SessionId>,
+    ) -> Result<usize, StoreError>;
+
+    /// Every item stored, as `(pk, sk, its attributes as text)`: for tests
+    /// that check what a deletion left behind. A scan; never in a request.
+    #[cfg(feature = "test-support")]
+    async fn all_items(&self) -> Result<Vec<(String, String, String)>, StoreError>;
 
     /// Accounts of one type, newest first, that match the search: at most
     /// `limit`, and where the next page begins if there may be more.
@@ -255,6 +400,7 @@ pub trait CodeStore: Send + Sync {
         hash: &SecretHash,
         account: &Account,
         expected_version: u64,
+        event: &SecurityEvent,
         now: OffsetDateTime,
     ) -> Result<ResetOutcome, StoreError>;
 }
@@ -309,10 +455,13 @@ pub trait SessionStore: Send + Sync {
     /// Stores a new session and records the sign-in on the profile
     /// (`last_sign_in_at`, `sign_in_count`) in one transaction, if the
     /// account still holds `credential`, the password hash the sign-in
-    /// checked, and is not disabled; `false`, with nothing written, when a
+    /// checked, is not disabled, and, for a session of one proof (assurance
+    /// level 1), has no second factor; `false`, with nothing written, when a
     /// password change, reset or disable committed since it was read. The
     /// account's version moves too, so such a change still in flight retries
-    /// and ends this session with the others.
+    /// and ends this session with the others. The same transaction adds the
+    /// sign-in to the security log (as does every write that starts a
+    /// session: the second step, an emailed code).
     async fn start_session(
         &self,
         session: &Session,
@@ -336,10 +485,24 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Deletes one session (logout, replay detected). Absent is fine.
-    async fn end_session(&self, user_id: UserId, id: SessionId) -> Result<(), StoreError>;
+    /// Deletes the session and adds `event` to the log, in one write (no
+    /// entry for an account that is gone: nothing may be left under it).
+    async fn end_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+        event: Option<&SecurityEvent>,
+    ) -> Result<(), StoreError>;
 
     /// Deletes every session of the user; returns how many there were.
     async fn end_all_sessions(&self, user_id: UserId) -> Result<usize, StoreError>;
+
+    /// The user's sessions that have not ended at `now`.
+    async fn sessions(
+        &self,
+        user_id: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Session>, StoreError>;
 
     /// The session if it exists and has not ended at `now`.
     async fn get_session(
@@ -378,9 +541,582 @@ pub trait ClientStore: Send + Sync {
     async fn delete_client(&self, id: ClientId) -> Result<bool, StoreError>;
 }
 
+/// A second factor as stored: its secret only sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Factor {
+    pub id: FactorId,
+    pub user_id: UserId,
+    pub kind: FactorKind,
+    pub name: FactorName,
+    pub secret: SealedSecret,
+    pub state: FactorState,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactorState {
+    /// Enrolled, not yet proven with a code; gone after `expires_at`.
+    Pending { expires_at: OffsetDateTime },
+    /// Proven; `last_step` is the last TOTP step accepted, and no code of
+    /// that step or an earlier one is accepted again.
+    Active {
+        verified_at: OffsetDateTime,
+        last_step: u64,
+    },
+}
+
+impl Factor {
+    pub fn is_active(&self) -> bool {
+        matches!(self.state, FactorState::Active { .. })
+    }
+
+    /// The last TOTP step the factor accepted, once it is active.
+    pub fn last_step(&self) -> Option<u64> {
+        match self.state {
+            FactorState::Active { last_step, .. } => Some(last_step),
+            FactorState::Pending { .. } => None,
+        }
+    }
+}
+
+/// Turning a pending factor on with the step of the code that proved it.
+#[derive(Debug, Clone, Copy)]
+pub struct FactorActivation<'a> {
+    pub user_id: UserId,
+    pub factor_id: FactorId,
+    pub step: u64,
+    /// The profile's version when it was read: the profile's
+    /// `second_factor` flag is set only if it is still that.
+    pub expected_version: u64,
+    /// A new set of recovery codes (their hashes), replacing any old set.
+    pub recovery_codes: Option<&'a [SecretHash]>,
+    /// The log's entry, written with the activation.
+    pub event: &'a SecurityEvent,
+    pub now: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivationOutcome {
+    Activated,
+    /// The factor is not pending any more (expired, removed, or activated
+    /// by a concurrent request): nothing written.
+    FactorGone,
+    /// The profile changed since it was read: nothing written; read again.
+    Stale,
+}
+
+/// Removing factors, with the profile's flag as it is to be afterwards.
+#[derive(Debug, Clone, Copy)]
+pub struct FactorRemoval<'a> {
+    pub user_id: UserId,
+    pub factors: &'a [FactorId],
+    pub expected_version: u64,
+    /// Whether an active factor remains: when none does, the recovery codes
+    /// go too.
+    pub second_factor_left: bool,
+    /// The log's entry, written with the removal.
+    pub event: &'a SecurityEvent,
+    pub now: OffsetDateTime,
+}
+
+/// A password (or other first proof) was right and the account has a
+/// second factor: the sign-in waits for it under a single-use token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaChallenge {
+    pub hash: SecretHash,
+    pub user_id: UserId,
+    /// SHA-256 of the password hash the first proof was checked against: a
+    /// password change meanwhile kills the challenge.
+    pub credential_digest: SecretHash,
+    pub authentication: Authentication,
+    pub remember_me: bool,
+    /// Codes tried so far (each counted before it is checked).
+    pub attempts: u32,
+    pub expires_at: OffsetDateTime,
+}
+
+/// What proves the second factor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MfaProof {
+    /// A TOTP code of `step` for this factor: accepted only if the factor
+    /// has accepted no code of that step or a later one.
+    Totp { factor_id: FactorId, step: u64 },
+    /// An unspent recovery code, by its hash.
+    RecoveryCode(SecretHash),
+    /// A passkey's assertion: its state moves from `expected` (the one the
+    /// assertion was checked against) to `state`, so one assertion signs
+    /// in once.
+    Passkey {
+        credential_id: Vec<u8>,
+        expected: Vec<u8>,
+        state: Vec<u8>,
+    },
+}
+
+/// Finishing a sign-in with its second factor, in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct MfaFinish<'a> {
+    pub challenge: &'a SecretHash,
+    pub proof: &'a MfaProof,
+    pub session: &'a Session,
+    /// The password hash the session is opened against, as for
+    /// [`SessionStore::start_session`].
+    pub credential: &'a str,
+    pub now: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaOutcome {
+    /// The challenge and the proof are spent and the session started.
+    SignedIn,
+    /// The challenge was used, expired or removed meanwhile.
+    ChallengeGone,
+    /// The code's step was accepted before, or the recovery code is spent.
+    ProofRefused,
+    /// The password changed or the account was disabled meanwhile.
+    AccountChanged,
+}
+
+/// The most codes one sign-in challenge accepts trying.
+pub const MFA_ATTEMPTS: u32 = 5;
+
+#[async_trait]
+pub trait FactorStore: Send + Sync {
+    /// Stores a new pending factor.
+    async fn add_factor(&self, factor: &Factor) -> Result<(), StoreError>;
+
+    /// The account's factors: active ones, and pending ones not expired.
+    async fn factors(
+        &self,
+        user_id: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Factor>, StoreError>;
+
+    /// In one transaction: the pending factor becomes active with `step`
+    /// as its last accepted step, the profile's `second_factor` is set (if
+    /// the profile is still at `expected_version`), and the recovery codes
+    /// are replaced when a new set comes along.
+    async fn activate_factor(
+        &self,
+        activation: FactorActivation<'_>,
+    ) -> Result<ActivationOutcome, StoreError>;
+
+    /// In one transaction: deletes the factors (each must still exist),
+    /// sets the profile's `second_factor` (if the profile is still at
+    /// `expected_version`), and deletes the recovery codes when no factor
+    /// is left. `Stale` when anything moved meanwhile.
+    async fn remove_factors(&self, removal: FactorRemoval<'_>)
+    -> Result<ChangeOutcome, StoreError>;
+
+    /// Replaces the account's recovery codes with this set.
+    async fn replace_recovery_codes(
+        &self,
+        user_id: UserId,
+        codes: &[SecretHash],
+        event: &SecurityEvent,
+    ) -> Result<(), StoreError>;
+
+    async fn recovery_codes_left(&self, user_id: UserId) -> Result<usize, StoreError>;
+
+    async fn add_mfa_challenge(&self, challenge: &MfaChallenge) -> Result<(), StoreError>;
+
+    /// Counts one more attempt at the challenge, atomically, and returns it
+    /// if the attempt may go ahead: it exists, is unused, unexpired, and had
+    /// fewer than [`MFA_ATTEMPTS`] attempts. However many attempts race,
+    /// no more than that many go ahead.
+    async fn attempt_mfa_challenge(
+        &self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<MfaChallenge>, StoreError>;
+
+    /// In one transaction: spends the challenge (unused, unexpired), spends
+    /// the proof, stores the session and records the sign-in as
+    /// [`SessionStore::start_session`] does. Of two finishes with one
+    /// challenge or one proof, exactly one signs in.
+    async fn finish_mfa(&self, finish: MfaFinish<'_>) -> Result<MfaOutcome, StoreError>;
+}
+
+/// An account's emailed sign-in code as stored: only its keyed hash (six
+/// digits are few enough to try offline against a plain hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailSignInCode {
+    pub user_id: UserId,
+    /// Lower-case hex of the code's MAC under the server's key.
+    pub mac: String,
+    /// Codes tried so far (each counted before it is checked).
+    pub attempts: u32,
+    pub expires_at: OffsetDateTime,
+}
+
+/// The most tries one emailed sign-in code takes.
+pub const EMAIL_CODE_ATTEMPTS: u32 = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailCodeOutcome {
+    /// The code is spent and the session started.
+    SignedIn,
+    /// The code was used, replaced or expired meanwhile.
+    CodeGone,
+    /// The account was disabled or given a second factor meanwhile.
+    AccountChanged,
+}
+
+#[async_trait]
+pub trait EmailCodeStore: Send + Sync {
+    /// Makes `code` the account's one sign-in code: an earlier one stops
+    /// working at once.
+    async fn replace_email_code(&self, code: &EmailSignInCode) -> Result<(), StoreError>;
+
+    /// Counts one more try at the account's code, atomically, and returns
+    /// it if the try may go ahead: unused, unexpired, fewer than
+    /// [`EMAIL_CODE_ATTEMPTS`] tries before.
+    async fn attempt_email_code(
+        &self,
+        user_id: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Option<EmailSignInCode>, StoreError>;
+
+    /// Spends the code with this MAC if it is still the account's, unused
+    /// and unexpired; `false` otherwise (a second factor follows).
+    async fn spend_email_code(
+        &self,
+        user_id: UserId,
+        mac: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// In one transaction: spends the code as
+    /// [`spend_email_code`](EmailCodeStore::spend_email_code) does, stores
+    /// the session and records the sign-in as
+    /// [`SessionStore::start_session`] does, and marks the address proven
+    /// (a waiting account becomes active). Of two uses of one code exactly
+    /// one signs in.
+    async fn sign_in_with_email_code(
+        &self,
+        mac: &str,
+        session: &Session,
+        credential: &str,
+        now: OffsetDateTime,
+    ) -> Result<EmailCodeOutcome, StoreError>;
+}
+
+/// What a passkey ceremony was started for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CeremonyPurpose {
+    /// Adding a passkey to this account.
+    Register(UserId),
+    /// Signing in with any passkey.
+    SignIn,
+}
+
+/// A started passkey ceremony, kept (single use, five minutes) until the
+/// browser's answer comes back under the opaque `challenge_id` whose hash
+/// keys it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyCeremony {
+    pub hash: SecretHash,
+    pub purpose: CeremonyPurpose,
+    /// The relying party's half of the ceremony (`passkeys::Ceremony::state`).
+    pub state: Vec<u8>,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A registered passkey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passkey {
+    pub user_id: UserId,
+    pub credential_id: Vec<u8>,
+    pub name: FactorName,
+    /// What registration fixed (`passkeys::NewPasskey::public_key`).
+    pub public_key: Vec<u8>,
+    /// The counter and flags sign-ins move (`passkeys::NewPasskey::state`).
+    pub state: Vec<u8>,
+    pub device_bound: bool,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+#[async_trait]
+pub trait PasskeyStore: Send + Sync {
+    async fn add_ceremony(&self, ceremony: &PasskeyCeremony) -> Result<(), StoreError>;
+
+    /// The ceremony, spent: of two takes of one ceremony only one gets it;
+    /// an expired or unknown one is `None`.
+    async fn take_ceremony(
+        &self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<PasskeyCeremony>, StoreError>;
+
+    /// Stores the passkey and its owner index in one transaction; `false`
+    /// when the credential id is registered already (to anyone).
+    async fn add_passkey(
+        &self,
+        passkey: &Passkey,
+        event: &SecurityEvent,
+    ) -> Result<bool, StoreError>;
+
+    async fn passkeys(&self, user_id: UserId) -> Result<Vec<Passkey>, StoreError>;
+
+    /// Whose the credential is (discoverable sign-in).
+    async fn passkey_owner(&self, credential_id: &[u8]) -> Result<Option<UserId>, StoreError>;
+
+    /// Writes the state after a sign-in if the stored one is still
+    /// `expected`: of two sign-ins racing with one counter value only one
+    /// moves it. `false` when it moved meanwhile or the passkey is gone.
+    async fn record_passkey_use(
+        &self,
+        user_id: UserId,
+        credential_id: &[u8],
+        expected: &[u8],
+        state: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives the passkey a new name; `false` if there is no such passkey.
+    async fn rename_passkey(
+        &self,
+        user_id: UserId,
+        credential_id: &[u8],
+        name: &FactorName,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes the passkey and its owner index; `false` if there was none.
+    async fn remove_passkey(
+        &self,
+        user_id: UserId,
+        credential_id: &[u8],
+        event: &SecurityEvent,
+    ) -> Result<bool, StoreError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The bus asked us to slow down.
+    #[error("the event bus is throttling requests")]
+    Throttled(#[source] BoxError),
+    #[error("publishing failed")]
+    Failed(#[source] BoxError),
+}
+
+/// Where lifecycle events go: EventBridge.
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    /// Publishes `events` (at most [`crate::lifecycle::BATCH`]) in one call;
+    /// for each, whether the bus took it.
+    async fn publish(
+        &self,
+        events: &[crate::lifecycle::LifecycleEvent],
+    ) -> Result<Vec<bool>, PublishError>;
+}
+
+/// A page of an account's security log, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventPage {
+    pub events: Vec<SecurityEvent>,
+    /// Where the next page begins, if there may be more.
+    pub next: Option<EventId>,
+}
+
+/// The security log. Entries for changes are written by the change's own
+/// transaction (a session's start, a profile change); what changes nothing
+/// else (a failed sign-in) or is one item's change is appended here.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    async fn append_event(&self, event: &SecurityEvent) -> Result<(), StoreError>;
+
+    /// The account's entries unexpired at `now`, newest first: at most
+    /// `limit`, older than `before` when given.
+    async fn events(
+        &self,
+        user_id: UserId,
+        before: Option<EventId>,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<EventPage, StoreError>;
+}
+
+/// What a sign-in at another provider was started for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlightPurpose {
+    /// Signing in (or up) with an account of `user_type`.
+    SignIn {
+        user_type: UserType,
+        remember_me: bool,
+        /// The app's PKCE challenge (S256), which its code verifier must
+        /// answer when it trades our one-time code.
+        code_challenge: String,
+    },
+    /// The signed-in owner of this account linking the provider account.
+    Link(UserId),
+}
+
+/// A sign-in at a provider under way, kept (single use, ten minutes) under
+/// the hash of the `state` sent to the provider until the provider sends
+/// the browser back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderFlight {
+    pub hash: SecretHash,
+    pub provider: ProviderId,
+    pub purpose: FlightPurpose,
+    /// The app's address, one of `OIDC_REDIRECT_ALLOWLIST`.
+    pub redirect_uri: String,
+    /// The app's own `state`, handed back to it untouched.
+    pub app_state: Option<String>,
+    /// Our PKCE verifier toward the provider.
+    pub pkce_verifier: String,
+    /// The nonce the ID token must carry.
+    pub nonce: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// What our one-time code (60 seconds, single use) stands for: a person
+/// the provider vouched for, to be signed in when the app proves it
+/// started the flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderGrant {
+    pub hash: SecretHash,
+    pub user_id: UserId,
+    pub provider: ProviderId,
+    pub code_challenge: String,
+    pub remember_me: bool,
+    /// When the provider's sign-in came back: the session's `auth_time`.
+    pub authenticated_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// How linking an identity went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkOutcome {
+    Linked,
+    /// The identity belongs to an account already (maybe this one).
+    Taken,
+    /// The account is gone, or moved from `expected_version`.
+    AccountChanged,
+}
+
+/// How unlinking an identity went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnlinkOutcome {
+    Unlinked,
+    NotFound,
+    /// The account moved from `expected_version` (another unlink, say):
+    /// read it again and decide again.
+    AccountChanged,
+}
+
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    async fn add_flight(&self, flight: &ProviderFlight) -> Result<(), StoreError>;
+
+    /// The flight, spent: of two takes only one gets it; an expired or
+    /// unknown one is `None`.
+    async fn take_flight(
+        &self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<ProviderFlight>, StoreError>;
+
+    async fn add_grant(&self, grant: &ProviderGrant) -> Result<(), StoreError>;
+
+    /// The grant, spent, as [`IdentityStore::take_flight`].
+    async fn take_grant(
+        &self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<ProviderGrant>, StoreError>;
+
+    /// Whose account of `user_type` the identity is linked to.
+    async fn identity_owner(
+        &self,
+        key: &IdentityKey,
+        user_type: &UserType,
+    ) -> Result<Option<UserId>, StoreError>;
+
+    async fn identities(&self, user_id: UserId) -> Result<Vec<Identity>, StoreError>;
+
+    /// Stores the identity under its account and its owner item, in one
+    /// transaction with `event`, if nobody holds the identity and the
+    /// account is at `expected_version` (which moves).
+    async fn link_identity(
+        &self,
+        identity: &Identity,
+        user_type: &UserType,
+        expected_version: u64,
+        event: &SecurityEvent,
+    ) -> Result<LinkOutcome, StoreError>;
+
+    /// Deletes the identity and its owner item, in one transaction with
+    /// `event`, if the account is at `expected_version` (which moves): two
+    /// unlinks racing cannot both pass the last-way-to-sign-in check.
+    async fn unlink_identity(
+        &self,
+        user_id: UserId,
+        key: &IdentityKey,
+        user_type: &UserType,
+        expected_version: u64,
+        event: &SecurityEvent,
+    ) -> Result<UnlinkOutcome, StoreError>;
+}
+
 /// Everything a store adapter provides.
-pub trait Store: UserStore + CodeStore + SessionStore + ClientStore + RateStore {}
-impl<T: UserStore + CodeStore + SessionStore + ClientStore + RateStore> Store for T {}
+pub trait Store:
+    UserStore
+    + CodeStore
+    + SessionStore
+    + ClientStore
+    + RateStore
+    + FactorStore
+    + EmailCodeStore
+    + PasskeyStore
+    + IdentityStore
+    + EventStore
+{
+}
+impl<T> Store for T where
+    T: UserStore
+        + CodeStore
+        + SessionStore
+        + ClientStore
+        + RateStore
+        + FactorStore
+        + EmailCodeStore
+        + PasskeyStore
+        + IdentityStore
+        + EventStore
+{
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the secret could not be read: {0}")]
+pub struct SecretReadError(#[source] pub BoxError);
+
+/// Where providers' client secrets are kept: Secrets Manager, or locally a
+/// file standing in for it.
+#[async_trait]
+pub trait SecretSource: Send + Sync {
+    /// The secret's string value.
+    async fn secret(&self, arn: &str) -> Result<String, SecretReadError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MacError {
+    #[error("throttled: {0}")]
+    Throttled(#[source] BoxError),
+    #[error("the MAC could not be made: {0}")]
+    Failed(#[source] BoxError),
+}
+
+/// Keyed hashes of short codes under a key the store never holds (KMS
+/// `GenerateMac` with an HMAC key; locally a key file), so a copy of the
+/// table does not let anyone try every six-digit code offline.
+#[async_trait]
+pub trait CodeMac: Send + Sync {
+    /// HMAC-SHA-256 of `message`.
+    async fn mac(&self, message: &[u8]) -> Result<Vec<u8>, MacError>;
+}
 
 /// One email, already rendered, addressed to the stored address only.
 #[derive(Clone)]

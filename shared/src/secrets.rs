@@ -42,6 +42,95 @@ impl fmt::Debug for OneTimeCode {
     }
 }
 
+/// A recovery code: 80 random bits as 16 lower-case base32 characters in
+/// groups of four (`abcd-efgh-ijkl-mnop`), easy to copy from paper. 80 bits
+/// keep a leaked SHA-256 hash of one out of reach of guessing, so a fast
+/// hash is enough here too.
+pub struct RecoveryCode(String);
+
+/// How many recovery codes a set holds.
+pub const RECOVERY_CODES: usize = 10;
+
+impl RecoveryCode {
+    const ALPHABET: &'static [u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 10];
+        rand::rng().fill_bytes(&mut bytes);
+        // 80 bits, five at a time.
+        let mut bits = bytes
+            .iter()
+            .fold(0u128, |acc, byte| (acc << 8) | u128::from(*byte));
+        let mut chars = [0u8; 16];
+        for slot in chars.iter_mut().rev() {
+            *slot = Self::ALPHABET[(bits & 31) as usize];
+            bits >>= 5;
+        }
+        let text: Vec<String> = chars
+            .chunks(4)
+            .map(|group| String::from_utf8_lossy(group).into_owned())
+            .collect();
+        Self(text.join("-"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The hash of the code as typed: case, spaces and dashes do not
+    /// matter. `None` when it cannot be a recovery code.
+    pub fn hash_of_typed(text: &str) -> Option<SecretHash> {
+        let normalized: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        (normalized.len() == 16 && normalized.bytes().all(|b| Self::ALPHABET.contains(&b)))
+            .then(|| SecretHash::of(&normalized))
+    }
+
+    pub fn hash(&self) -> SecretHash {
+        SecretHash::of(&self.0.replace('-', ""))
+    }
+}
+
+impl fmt::Debug for RecoveryCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RecoveryCode(***)")
+    }
+}
+
+/// A six-digit sign-in code for an email. Six digits are easy to type and
+/// few enough to guess offline from a plain hash, so the store keeps only a
+/// keyed hash (`ports::CodeMac`), and each code takes five tries at most.
+pub struct SignInCode(String);
+
+impl SignInCode {
+    /// Uniform over 000000–999999, from the thread's CSPRNG (reseeded from
+    /// the OS).
+    pub fn generate() -> Self {
+        use rand::Rng;
+        Self(format!("{:06}", rand::rng().random_range(0..1_000_000u32)))
+    }
+
+    /// The code as typed (spaces around or inside are ignored); `None`
+    /// unless it is six digits.
+    pub fn typed(text: &str) -> Option<Self> {
+        let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        (digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(Self(digits))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SignInCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SignInCode(***)")
+    }
+}
+
 /// 32 bytes from the OS generator, base64url without padding.
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
@@ -110,5 +199,36 @@ mod tests {
             Some(code.hash())
         );
         assert_eq!(SecretHash::from_stored("not-a-hash"), None);
+    }
+
+    #[test]
+    fn sign_in_codes_are_six_digits_and_typed_ones_are_checked() {
+        let codes: std::collections::HashSet<String> = (0..50)
+            .map(|_| SignInCode::generate().as_str().to_owned())
+            .collect();
+        assert!(codes.len() > 40, "{codes:?}");
+        for code in &codes {
+            assert!(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()));
+        }
+        assert_eq!(SignInCode::typed(" 012 345 ").unwrap().as_str(), "012345");
+        for bad in ["12345", "1234567", "12345a", ""] {
+            assert!(SignInCode::typed(bad).is_none(), "{bad:?}");
+        }
+        assert_eq!(format!("{:?}", SignInCode::generate()), "SignInCode(***)");
+    }
+
+    #[test]
+    fn recovery_codes_are_random_and_match_however_they_are_typed() {
+        let code = RecoveryCode::generate();
+        let text = code.as_str();
+        assert_eq!(text.len(), 19, "{text}");
+        assert_eq!(text.matches('-').count(), 3, "{text}");
+        assert_ne!(text, RecoveryCode::generate().as_str());
+        assert_eq!(RecoveryCode::hash_of_typed(text), Some(code.hash()));
+        let sloppy = format!(" {} ", text.to_uppercase().replace('-', " "));
+        assert_eq!(RecoveryCode::hash_of_typed(&sloppy), Some(code.hash()));
+        assert_eq!(RecoveryCode::hash_of_typed("abcd-efgh"), None);
+        assert_eq!(RecoveryCode::hash_of_typed("abcd-efgh-ijkl-mno1"), None);
+        assert_eq!(format!("{code:?}"), "RecoveryCode(***)");
     }
 }

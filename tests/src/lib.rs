@@ -5,6 +5,8 @@
 // Test support: failing loudly is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod oidc;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -97,6 +99,9 @@ pub struct TestApp {
     server: tokio::task::JoinHandle<()>,
     _data_dir: TempDir,
     lambda_logs: Option<PathBuf>,
+    /// Tells this app's addresses from other tests': moto keeps every
+    /// test's emails in one place.
+    tag: String,
 }
 
 enum MailSource {
@@ -197,7 +202,14 @@ impl TestApp {
         let unique = uuid::Uuid::new_v4().simple().to_string();
         let table = format!("latchkey-{unique}");
         let alias = format!("alias/latchkey-{unique}");
-        let mut settings = settings(&[("TABLE_NAME", &table), ("KMS_KEY_ID", &alias)]);
+        let secrets_alias = format!("alias/latchkey-secrets-{unique}");
+        let mac_alias = format!("alias/latchkey-code-mac-{unique}");
+        let mut settings = settings(&[
+            ("TABLE_NAME", &table),
+            ("KMS_KEY_ID", &alias),
+            ("SECRETS_KEY_ID", &secrets_alias),
+            ("CODE_MAC_KEY_ID", &mac_alias),
+        ]);
         settings.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let options = Options {
             address: any_port(),
@@ -266,6 +278,8 @@ impl TestApp {
         let mut resolve = serde_json::json!({
             "Table": config.table_name,
             "SigningKey.Arn": config.kms_key_id,
+            "SecretsKey.Arn": config.secrets_key_id,
+            "CodeMacKey.Arn": config.code_mac_key_id,
             "MailFrom": config.mail_from,
             "PublicBaseUrl": base_url,
             "SigningAlgorithm": test_signing_algorithm(),
@@ -330,7 +344,13 @@ impl TestApp {
             server: server.task,
             _data_dir: data_dir,
             lambda_logs: None,
+            tag: uuid::Uuid::new_v4().simple().to_string(),
         }
+    }
+
+    /// An address of `name`'s that no other test uses (`name.<tag>@example.com`).
+    pub fn address(&self, name: &str) -> String {
+        format!("{name}.{}@example.com", self.tag)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -339,6 +359,24 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// `method path` with a JSON body and, if given, a bearer token: the
+    /// status and the JSON answer (`null` when there is none).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> (u16, Value) {
+        let mut request = self.client.request(method, self.url(path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
@@ -376,6 +414,47 @@ impl TestApp {
             .await;
         assert_eq!(response.status(), 200, "sign-in failed");
         response.json().await.unwrap()
+    }
+
+    /// An admin made by the operator program at `email`, signed in: the
+    /// token pair.
+    pub async fn signed_in_admin(&self, email: &str, password: &str) -> Value {
+        self.admin(
+            &["users", "create", "--email", email, "--role", "admin"],
+            &format!("{password}\n"),
+        )
+        .await
+        .unwrap();
+        self.login(email, password).await
+    }
+
+    /// A TOTP factor enrolled and proven on the account of `token`: its id
+    /// and the code that proved it.
+    pub async fn proven_totp(&self, token: &str) -> (String, String) {
+        let (status, enrolment) = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/users/me/factors/totp",
+                Some(token),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(status, 201, "{enrolment}");
+        let code = latchkey::domain::TotpSecret::from_base32(enrolment["secret"].as_str().unwrap())
+            .unwrap()
+            .code_at(time::OffsetDateTime::now_utc())
+            .unwrap();
+        let factor = enrolment["factor_id"].as_str().unwrap().to_owned();
+        let (status, proven) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/users/me/factors/totp/{factor}/verify"),
+                Some(token),
+                serde_json::json!({ "code": code }),
+            )
+            .await;
+        assert_eq!(status, 200, "{proven}");
+        (factor, code)
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
@@ -450,6 +529,7 @@ impl TestApp {
         latchkey_local::admin::execute(
             &parsed.command,
             self.app.store.as_ref(),
+            self.app.mailer.as_ref(),
             latchkey::config::PasswordSettings {
                 policy: self.app.config.password_policy,
                 argon2: self.app.config.argon2,
@@ -460,6 +540,30 @@ impl TestApp {
         )
         .await?;
         Ok(String::from_utf8(out)?)
+    }
+
+    /// Everything the store holds, as bytes a test can search for a secret
+    /// in: the embedded database's file, or every item of the DynamoDB
+    /// table (a scan, each item's attributes as the SDK reads them).
+    pub async fn stored_bytes(&self) -> Vec<u8> {
+        match &self.mail {
+            MailSource::Outbox(folder) => {
+                std::fs::read(folder.parent().unwrap().join("latchkey.redb")).unwrap()
+            }
+            MailSource::Moto(_) => {
+                let client = aws_sdk_dynamodb::Client::new(&moto().sdk_config().await);
+                let items: Vec<_> = client
+                    .scan()
+                    .table_name(&self.app.config.table_name)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await
+                    .unwrap();
+                format!("{items:?}").into_bytes()
+            }
+        }
     }
 
     /// The outbox folder (embedded mode only), for tests that break it.
@@ -753,7 +857,7 @@ impl KmsDigest {
 
 /// The Python that has moto installed: beside `$MOTO_SERVER` if set, else
 /// the project's tools venv, else `python3` on the `PATH`.
-fn moto_python() -> Result<PathBuf, String> {
+pub fn moto_python() -> Result<PathBuf, String> {
     let beside = |moto_server: &Path| {
         let bin = moto_server.parent()?;
         ["python3", "python"]

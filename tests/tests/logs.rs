@@ -7,7 +7,9 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use latchkey_tests::TestApp;
+use base64::Engine;
+use latchkey_tests::oidc::{Person, Tamper, TestProvider};
+use latchkey_tests::{TestApp, moto};
 use serde_json::{Value, json};
 
 #[derive(Clone, Default)]
@@ -67,7 +69,24 @@ async fn a_journey_logs_one_line_per_request_and_none_of_its_secrets() {
     let writer = captured.clone();
     latchkey::telemetry::init_json_to(move || writer.clone());
 
-    let app = TestApp::on_moto().await;
+    // A provider to sign in with too (its client secret in moto).
+    let provider = TestProvider::start().await;
+    let secret_arn = aws_sdk_secretsmanager::Client::new(&moto().sdk_config().await)
+        .create_secret()
+        .name(format!("logs-{}", uuid::Uuid::new_v4().simple()))
+        .secret_string(&provider.client_secret)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let providers = json!([provider.entry("op", &secret_arn)]).to_string();
+    let app_return = "https://app.example.com/signed-in";
+    let app = TestApp::on_moto_with(&[
+        ("OIDC_PROVIDERS", &providers),
+        ("OIDC_REDIRECT_ALLOWLIST", app_return),
+    ])
+    .await;
     let client = &app.client;
     let mut secrets = Secrets::default();
     let mut requests = 0;
@@ -163,6 +182,73 @@ async fn a_journey_logs_one_line_per_request_and_none_of_its_secrets() {
         .await
         .unwrap();
     assert_eq!(logout.status(), 204);
+
+    // A sign-in with the provider, then one whose ID token carries another
+    // nonce (a refusal, logged with its reason): none of the codes, states,
+    // verifiers, nonces or tokens on the way is logged.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    secrets.add("client secret", &provider.client_secret);
+    let federated = email.replace("logs.", "logs.fed.");
+    provider.sign_in_as(Person::verified("logs-subject", &federated));
+    for tampered in [false, true] {
+        if tampered {
+            provider.tamper(Tamper {
+                nonce: Some("a-nonce-nobody-sent".to_owned()),
+                ..Tamper::default()
+            });
+        }
+        let verifier = format!("verifier-{}", uuid::Uuid::new_v4().simple());
+        secrets.add("code verifier", &verifier);
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
+        let hop = |response: reqwest::Response| {
+            assert_eq!(response.status(), 302);
+            url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap()
+        };
+        requests += 1;
+        let at_provider = hop(browser
+            .get(url(&format!(
+                "/v1/auth/oidc/op/authorize?redirect_uri={app_return}&code_challenge={challenge}"
+            )))
+            .send()
+            .await
+            .unwrap());
+        let callback = hop(browser.get(at_provider).send().await.unwrap());
+        for (name, value) in callback.query_pairs() {
+            secrets.add(&format!("provider's {name}"), &value);
+        }
+        let asked = provider.authorizations().pop().unwrap();
+        secrets.add("nonce", &asked["nonce"]);
+        secrets.add("our PKCE challenge", &asked["code_challenge"]);
+        requests += 1;
+        let back = hop(browser.get(callback).send().await.unwrap());
+        if tampered {
+            assert!(back.as_str().contains("error=invalid_id_token"), "{back}");
+            continue;
+        }
+        let code = back
+            .query_pairs()
+            .find(|(name, _)| name == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        secrets.add("one-time code", &code);
+        let pair = send(
+            &mut requests,
+            client
+                .post(url("/v1/auth/oidc/token"))
+                .json(&json!({"code": code, "code_verifier": verifier})),
+        )
+        .await;
+        secrets.add_pair("provider sign-in", &pair);
+    }
+    for token in provider.issued_tokens() {
+        secrets.add("provider's token", &token);
+    }
+    secrets.add("provider's address", &federated);
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     for (name, secret) in &secrets.0 {

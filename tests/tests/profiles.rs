@@ -67,7 +67,7 @@ fn keys(value: &Value) -> BTreeSet<&str> {
 }
 
 /// The contract's `User` (README, "Endpoints"): exactly these, nothing else.
-const USER_FIELDS: [&str; 18] = [
+const USER_FIELDS: [&str; 19] = [
     "id",
     "source",
     "email",
@@ -86,6 +86,7 @@ const USER_FIELDS: [&str; 18] = [
     "updated_at",
     "last_sign_in_at",
     "sign_in_count",
+    "mfa_enabled",
 ];
 
 fn user_fields() -> BTreeSet<&'static str> {

@@ -8,13 +8,15 @@ use std::time::Duration;
 use latchkey::adapters::dynamodb::DynamoStore;
 use latchkey::adapters::embedded::EmbeddedStore;
 use latchkey::domain::{
-    AccountStatus, Authentication, ClientId, Email, Login, SessionId, User, UserId,
+    AccountStatus, Actor, Authentication, ClientId, Email, EventKind, FactorName, Login,
+    SecurityEvent, SessionId, SessionOrigin, User, UserId,
 };
 use latchkey::ports::{
-    Account, ChangeOutcome, CodeKind, ConfirmOutcome, EndSessions, ProfileChange, ResetOutcome,
-    ServiceClient, Session, Store, StoreError, StoredCode,
+    Account, AccountDeletion, CeremonyPurpose, ChangeOutcome, CodeKind, ConfirmOutcome,
+    DeletionOutcome, EmailChange, EndSessions, FailureStreak, Passkey, PasskeyCeremony,
+    ProfileChange, ResetOutcome, ServiceClient, Session, Store, StoreError, StoredCode,
 };
-use latchkey::secrets::OneTimeCode;
+use latchkey::secrets::{OneTimeCode, SecretHash};
 use time::OffsetDateTime;
 
 /// A store plus whatever keeps it alive (a temporary folder).
@@ -41,6 +43,17 @@ async fn dynamodb() -> Subject {
         store: Arc::new(store),
         _keep: None,
     }
+}
+
+/// A log entry to write with a change.
+fn logged(user_id: UserId) -> SecurityEvent {
+    SecurityEvent::new(
+        user_id,
+        EventKind::AccountChanged,
+        Actor::Owner,
+        SessionOrigin::default(),
+        OffsetDateTime::now_utc(),
+    )
 }
 
 /// Every test account's password hash (the credential sessions start from).
@@ -270,6 +283,7 @@ async fn a_session_is_stored_with_the_sign_in_and_ends_at_its_expiry(subject: Su
         generation: 0,
         remember_me: true,
         authentication: Authentication::password(now.replace_nanosecond(0).unwrap()),
+        origin: SessionOrigin::new("203.0.113.9", Some("store contract")),
         created_at: now.replace_nanosecond(0).unwrap(),
         expires_at: (now + Duration::from_secs(3600))
             .replace_nanosecond(0)
@@ -335,6 +349,7 @@ fn new_session(user_id: UserId, now: OffsetDateTime) -> Session {
         generation: 0,
         remember_me: false,
         authentication: Authentication::password(now),
+        origin: SessionOrigin::new("203.0.113.9", Some("store contract")),
         created_at: now,
         expires_at: now + Duration::from_secs(3600),
     }
@@ -466,11 +481,11 @@ async fn sessions_end_one_at_a_time_or_all_at_once(subject: Subject) {
     );
 
     store
-        .end_session(created.user.id, sessions[0].id)
+        .end_session(created.user.id, sessions[0].id, None)
         .await
         .unwrap();
     store
-        .end_session(created.user.id, sessions[0].id)
+        .end_session(created.user.id, sessions[0].id, None)
         .await
         .unwrap();
     assert!(
@@ -595,6 +610,7 @@ async fn start_session_for(store: &dyn Store, user_id: UserId) -> SessionId {
         generation: 0,
         remember_me: false,
         authentication: Authentication::password(now),
+        origin: SessionOrigin::new("203.0.113.9", Some("store contract")),
         created_at: now,
         expires_at: now + Duration::from_secs(3600),
     };
@@ -674,7 +690,13 @@ async fn a_reset_spends_its_code_writes_the_profile_and_ends_every_session(subje
     // A stale version writes nothing and leaves the code usable.
     assert_eq!(
         store
-            .reset_password(&code.hash(), &updated, current.version - 1, now)
+            .reset_password(
+                &code.hash(),
+                &updated,
+                current.version - 1,
+                &logged(updated.user.id),
+                now
+            )
             .await
             .unwrap(),
         ResetOutcome::ProfileChanged
@@ -690,7 +712,13 @@ async fn a_reset_spends_its_code_writes_the_profile_and_ends_every_session(subje
 
     assert_eq!(
         store
-            .reset_password(&code.hash(), &updated, current.version, now)
+            .reset_password(
+                &code.hash(),
+                &updated,
+                current.version,
+                &logged(updated.user.id),
+                now
+            )
             .await
             .unwrap(),
         ResetOutcome::Reset { sessions_ended: 2 }
@@ -719,7 +747,13 @@ async fn a_reset_spends_its_code_writes_the_profile_and_ends_every_session(subje
     let again = after_reset(&updated.user, now);
     assert_eq!(
         store
-            .reset_password(&code.hash(), &again, updated.user.version, now)
+            .reset_password(
+                &code.hash(),
+                &again,
+                updated.user.version,
+                &logged(again.user.id),
+                now
+            )
             .await
             .unwrap(),
         ResetOutcome::InvalidCode
@@ -741,7 +775,7 @@ async fn concurrent_resets_with_one_code_let_exactly_one_win(subject: Subject) {
             let version = current.version;
             tokio::spawn(async move {
                 store
-                    .reset_password(&hash, &updated, version, now)
+                    .reset_password(&hash, &updated, version, &logged(updated.user.id), now)
                     .await
                     .unwrap()
             })
@@ -806,8 +840,11 @@ async fn a_profile_change_is_written_on_its_version_only(subject: Subject) {
         user: &changed,
         expected_version,
         previous_login: stored.login.as_ref(),
+        previous_email: &stored.email,
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdDI$aGFzaDI"),
+        completes: None,
         end_sessions,
+        event: None,
     };
     assert_eq!(
         store
@@ -863,8 +900,11 @@ async fn a_profile_change_is_written_on_its_version_only(subject: Subject) {
             user: &taking,
             expected_version: other_stored.version,
             previous_login: other_stored.login.as_ref(),
+            previous_email: &other_stored.email,
             password_hash: None,
+            completes: None,
             end_sessions: EndSessions::None,
+            event: None,
         })
         .await;
     assert!(
@@ -907,6 +947,7 @@ async fn a_session_starts_only_from_the_credential_the_account_still_holds(subje
         generation: 0,
         remember_me: false,
         authentication: Authentication::password(now),
+        origin: SessionOrigin::new("203.0.113.9", Some("store contract")),
         created_at: now,
         expires_at: now + Duration::from_secs(3600),
     };
@@ -922,8 +963,11 @@ async fn a_session_starts_only_from_the_credential_the_account_still_holds(subje
         user,
         expected_version: stored.version,
         previous_login: None,
+        previous_email: &stored.email,
         password_hash: Some(new_hash),
+        completes: None,
         end_sessions: EndSessions::All,
+        event: None,
     };
     // …then a sign-in with the old password committed its session: the
     // change is stale and must read again.
@@ -990,8 +1034,11 @@ async fn a_session_starts_only_from_the_credential_the_account_still_holds(subje
                 user: &disabled,
                 expected_version: current.version,
                 previous_login: None,
+                previous_email: &current.email,
                 password_hash: None,
+                completes: None,
                 end_sessions: EndSessions::All,
+                event: None,
             })
             .await
             .unwrap(),
@@ -1074,6 +1121,377 @@ async fn one_registration_takes_over_an_expired_account(subject: Subject) {
     ));
 }
 
+fn passkey(user_id: UserId, credential_id: &[u8], now: OffsetDateTime) -> Passkey {
+    Passkey {
+        user_id,
+        credential_id: credential_id.to_vec(),
+        name: FactorName::parse("Phone").unwrap(),
+        public_key: vec![1, 2, 3],
+        state: vec![0; 7],
+        device_bound: true,
+        created_at: now,
+        last_used_at: None,
+    }
+}
+
+async fn passkeys_are_kept_under_their_owner_and_found_by_credential(subject: Subject) {
+    let store = subject.store;
+    let now = OffsetDateTime::now_utc();
+    let (ada, bob) = (UserId::new(), UserId::new());
+    assert!(
+        store
+            .add_passkey(&passkey(ada, b"key-one", now), &logged(ada))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .add_passkey(&passkey(ada, b"key-two", now), &logged(ada))
+            .await
+            .unwrap()
+    );
+    // A credential id belongs to one account.
+    assert!(
+        !store
+            .add_passkey(&passkey(bob, b"key-one", now), &logged(bob))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.passkeys(ada).await.unwrap().len(), 2);
+    assert!(store.passkeys(bob).await.unwrap().is_empty());
+    assert_eq!(store.passkey_owner(b"key-one").await.unwrap(), Some(ada));
+    assert_eq!(store.passkey_owner(b"nobody's").await.unwrap(), None);
+
+    // A use moves the state only from the state it was checked against.
+    let moved = vec![0, 0, 0, 1, 1, 1, 1];
+    assert!(
+        store
+            .record_passkey_use(ada, b"key-one", &[0; 7], &moved, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_passkey_use(ada, b"key-one", &[0; 7], &[9; 7], now)
+            .await
+            .unwrap(),
+        "a second use from the old state"
+    );
+    let stored = store.passkeys(ada).await.unwrap();
+    let one = stored
+        .iter()
+        .find(|key| key.credential_id == b"key-one")
+        .unwrap();
+    assert_eq!(one.state, moved);
+    assert!(one.last_used_at.is_some());
+
+    // Renaming: only the owner's passkey, and only the name changes.
+    let name = FactorName::parse("Work laptop").unwrap();
+    assert!(!store.rename_passkey(bob, b"key-one", &name).await.unwrap());
+    assert!(store.rename_passkey(ada, b"key-one", &name).await.unwrap());
+    let renamed = store.passkeys(ada).await.unwrap();
+    let renamed = renamed
+        .iter()
+        .find(|key| key.credential_id == b"key-one")
+        .unwrap();
+    assert_eq!(renamed.name, name);
+    assert_eq!(renamed.state, moved);
+
+    // Removing it removes its index too, and only its owner can.
+    assert!(
+        !store
+            .remove_passkey(bob, b"key-one", &logged(bob))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .remove_passkey(ada, b"key-one", &logged(ada))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remove_passkey(ada, b"key-one", &logged(ada))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.passkey_owner(b"key-one").await.unwrap(), None);
+    assert_eq!(store.passkeys(ada).await.unwrap().len(), 1);
+}
+
+/// Ten takes of one ceremony at once: exactly one gets it (moto may answer
+/// them one after the other; the embedded store's writes race for its
+/// single writer; either way the condition on `used_at` decides).
+async fn a_passkey_ceremony_is_taken_once_and_not_after_it_expires(subject: Subject) {
+    let store = subject.store;
+    // Expiries are kept in whole seconds (the TTL attribute's unit).
+    let now =
+        OffsetDateTime::from_unix_timestamp(OffsetDateTime::now_utc().unix_timestamp()).unwrap();
+    let ceremony = PasskeyCeremony {
+        hash: OneTimeCode::generate().hash(),
+        purpose: CeremonyPurpose::Register(UserId::new()),
+        state: vec![4, 5, 6],
+        expires_at: now + Duration::from_secs(300),
+    };
+    store.add_ceremony(&ceremony).await.unwrap();
+    let takes = (0..10).map(|_| {
+        let (store, hash) = (Arc::clone(&store), ceremony.hash.clone());
+        tokio::spawn(async move { store.take_ceremony(&hash, now).await })
+    });
+    let mut taken = Vec::new();
+    for take in takes {
+        taken.extend(take.await.unwrap().unwrap());
+    }
+    assert_eq!(taken, vec![ceremony.clone()]);
+
+    let expiring = PasskeyCeremony {
+        hash: OneTimeCode::generate().hash(),
+        purpose: CeremonyPurpose::SignIn,
+        ..ceremony
+    };
+    store.add_ceremony(&expiring).await.unwrap();
+    let later = expiring.expires_at + Duration::from_secs(1);
+    assert_eq!(
+        store.take_ceremony(&expiring.hash, later).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.take_ceremony(&expiring.hash, now).await.unwrap(),
+        Some(expiring)
+    );
+}
+
+/// A change of email moves the address's guard in the write that spends
+/// the pending change: only while it is pending with that code and
+/// unexpired, never onto an address another account holds, and the old
+/// address is free afterwards.
+async fn an_email_change_moves_the_guard_with_its_pending_change(subject: Subject) {
+    let store = subject.store;
+    let ada = account("ada.change@example.com", None);
+    let bob = account("bob.change@example.com", None);
+    store.create_user(&ada, None).await.unwrap();
+    store.create_user(&bob, None).await.unwrap();
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let hash = SecretHash::of("the link's code");
+    let pending = |to: &str| EmailChange {
+        user_id: ada.user.id,
+        new_email: Email::parse(to).unwrap(),
+        code_hash: hash.clone(),
+        expires_at: now + Duration::from_secs(600),
+    };
+    store
+        .replace_email_change(&pending("bob.change@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.email_change(ada.user.id, now).await.unwrap(),
+        Some(pending("bob.change@example.com"))
+    );
+    let stored = store.get_user(ada.user.id).await.unwrap().unwrap();
+    let moved = |to: &str| User {
+        email: Email::parse(to).unwrap(),
+        version: stored.version + 1,
+        ..stored.clone()
+    };
+    let change = |user, hash| ProfileChange {
+        user,
+        expected_version: stored.version,
+        previous_login: None,
+        previous_email: &stored.email,
+        password_hash: None,
+        completes: Some((hash, now)),
+        end_sessions: EndSessions::None,
+        event: None,
+    };
+    let taken = moved("Bob.Change@example.com");
+    assert!(matches!(
+        store.update_profile(change(&taken, &hash)).await,
+        Err(StoreError::EmailTaken)
+    ));
+    store
+        .replace_email_change(&pending("ada.new@example.com"))
+        .await
+        .unwrap();
+    let free = moved("ada.new@example.com");
+    let wrong = SecretHash::of("another code");
+    assert_eq!(
+        store.update_profile(change(&free, &wrong)).await.unwrap(),
+        ChangeOutcome::Stale,
+        "another code's change"
+    );
+    assert_eq!(
+        store.update_profile(change(&free, &hash)).await.unwrap(),
+        ChangeOutcome::Saved { sessions_ended: 0 }
+    );
+    assert_eq!(store.email_change(ada.user.id, now).await.unwrap(), None);
+    assert_eq!(
+        store
+            .find_by_email("ada.new@example.com")
+            .await
+            .unwrap()
+            .map(|account| account.user.id),
+        Some(ada.user.id)
+    );
+    assert!(
+        store
+            .find_by_email("ada.change@example.com")
+            .await
+            .unwrap()
+            .is_none(),
+        "the old address is free"
+    );
+    store
+        .create_user(&account("ada.change@example.com", None), None)
+        .await
+        .unwrap();
+    // An expired change completes nothing.
+    let later = EmailChange {
+        expires_at: now - Duration::from_secs(1),
+        ..pending("ada.later@example.com")
+    };
+    store.replace_email_change(&later).await.unwrap();
+    assert_eq!(store.email_change(ada.user.id, now).await.unwrap(), None);
+}
+
+/// Everything under an account and everything it points to goes, across
+/// several transactions when it holds more than one takes (150 sessions
+/// and more); another account's items stay; a stale read deletes nothing.
+async fn a_deletion_removes_everything_under_the_account_and_what_it_points_to(subject: Subject) {
+    let store = subject.store;
+    let now = OffsetDateTime::now_utc();
+    let ada = account("ada.leaving@example.com", Some("ada_leaving"));
+    let bob = account("bob.staying@example.com", Some("bob_staying"));
+    store.create_user(&ada, None).await.unwrap();
+    store.create_user(&bob, None).await.unwrap();
+    let bob_session = start_session_for(store.as_ref(), bob.user.id).await;
+    let mut sessions = Vec::new();
+    for _ in 0..150 {
+        sessions.push(start_session_for(store.as_ref(), ada.user.id).await);
+    }
+    assert!(
+        store
+            .add_passkey(
+                &passkey(ada.user.id, b"ada's key", now),
+                &logged(ada.user.id)
+            )
+            .await
+            .unwrap()
+    );
+    let (reset_code, stored_reset) = reset_code_for(&ada, Duration::from_secs(3600));
+    store.replace_reset_code(&stored_reset).await.unwrap();
+    store
+        .replace_email_change(&EmailChange {
+            user_id: ada.user.id,
+            new_email: Email::parse("ada.elsewhere@example.com").unwrap(),
+            code_hash: SecretHash::of("a link"),
+            expires_at: now + Duration::from_secs(600),
+        })
+        .await
+        .unwrap();
+    store
+        .replace_failure_streak(
+            "ada's streak",
+            None,
+            &FailureStreak {
+                failures: 1,
+                last_failure_at: now,
+                next_attempt_at: None,
+            },
+            now + Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+
+    let read = store.get_user(ada.user.id).await.unwrap().unwrap();
+    let stale = User {
+        version: read.version - 1,
+        ..read.clone()
+    };
+    let deleted = logged(ada.user.id);
+    let deletion = |user| AccountDeletion {
+        user,
+        streaks: &[],
+        keep_last: Some(sessions[0]),
+        event: &deleted,
+    };
+    let sorted = |mut items: Vec<(String, String, String)>| {
+        items.sort();
+        items
+    };
+    let before = sorted(store.all_items().await.unwrap());
+    assert_eq!(
+        store.delete_account(deletion(&stale)).await.unwrap(),
+        DeletionOutcome::Stale
+    );
+    // (Compared without printing: 150 sessions do not make a readable diff.)
+    assert!(sorted(store.all_items().await.unwrap()) == before);
+
+    let streaks = ["ada's streak".to_owned()];
+    let outcome = store
+        .delete_account(AccountDeletion {
+            streaks: &streaks,
+            ..deletion(&read)
+        })
+        .await
+        .unwrap();
+    // 150 sessions with their sign-ins' log entries, the passkey with its
+    // owner item and its entry, the reset pointer and its code, the
+    // pending change, the log's first entry and the deletion's own.
+    assert_eq!(outcome, DeletionOutcome::Deleted { items: 308 });
+    let id = ada.user.id.to_string();
+    let left: Vec<_> = store
+        .all_items()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(pk, sk, item)| {
+            pk.contains(&id)
+                || item.contains(&id)
+                || pk.contains("ada's")
+                || pk.ends_with("ada.leaving@example.com")
+                || pk.ends_with("ada_leaving")
+                || sk.is_empty()
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(store.get_user(ada.user.id).await.unwrap(), None);
+    assert!(store.find_by_login("ada_leaving").await.unwrap().is_none());
+    assert_eq!(store.passkey_owner(b"ada's key").await.unwrap(), None);
+    assert_eq!(
+        store
+            .find_reset_code(&reset_code.hash(), now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.failure_streak("ada's streak").await.unwrap(), None);
+    // The other account is untouched, and the address is free again.
+    assert!(
+        store
+            .get_session(bob.user.id, bob_session, now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(store.find_by_login("bob_staying").await.unwrap().is_some());
+    store
+        .create_user(
+            &account("ada.leaving@example.com", Some("ada_leaving")),
+            None,
+        )
+        .await
+        .unwrap();
+    // Nothing left to finish.
+    assert_eq!(
+        store
+            .finish_account_deletion(ada.user.id, None)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod embedded_store {
@@ -1086,6 +1504,10 @@ macro_rules! contract {
 }
 
 contract!(
+    a_deletion_removes_everything_under_the_account_and_what_it_points_to,
+    an_email_change_moves_the_guard_with_its_pending_change,
+    passkeys_are_kept_under_their_owner_and_found_by_credential,
+    a_passkey_ceremony_is_taken_once_and_not_after_it_expires,
     a_created_account_is_found_by_email_in_any_case_and_by_login,
     a_second_account_for_one_email_or_login_is_refused,
     sixteen_concurrent_registrations_of_one_email_make_exactly_one_account,

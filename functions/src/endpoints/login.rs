@@ -49,7 +49,7 @@ pub async fn handle(
             password,
             remember_me,
         },
-        &meta.client_ip,
+        &meta.connection(),
     )
     .await?;
     json_response(StatusCode::OK, &TokenPairView::from(&pair))

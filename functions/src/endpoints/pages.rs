@@ -1,7 +1,9 @@
-//! The two pages people land on from an email, served by the API itself:
-//! the confirmation result (with a form to ask for a new email) and the
-//! reset-password form. Plain HTML forms that work without JavaScript; one
-//! small script of our own moves the reset code out of the URL fragment.
+//! The pages people land on from an email, served by the API itself: the
+//! confirmation result (with a form to ask for a new email), the
+//! reset-password form, and the sign-in-by-code form. The first two are
+//! plain HTML forms that work without JavaScript; one small script of our
+//! own moves codes out of the URL fragment (and posts the sign-in form to
+//! the API, which answers JSON).
 //! Strict headers: a CSP without inline script, no third-party assets, no
 //! Referer, no framing.
 
@@ -32,6 +34,18 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             "reset-password.html",
             include_str!("../../templates/pages/reset-password.html"),
         ),
+        (
+            "email-sign-in.html",
+            include_str!("../../templates/pages/email-sign-in.html"),
+        ),
+        (
+            "email-change.html",
+            include_str!("../../templates/pages/email-change.html"),
+        ),
+        (
+            "passkeys.html",
+            include_str!("../../templates/pages/passkeys.html"),
+        ),
     ] {
         if let Err(error) = environment.add_template(name, source) {
             tracing::error!(template = name, %error, "page template does not compile");
@@ -43,11 +57,11 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
 const STYLESHEET: &str = include_str!("../../templates/pages/pages.css");
 const SCRIPT: &str = include_str!("../../templates/pages/pages.js");
 
-/// Scripts and styles only from this origin, nothing inline, forms only to
-/// this origin, never inside a frame.
+/// Scripts and styles only from this origin, nothing inline, forms and
+/// requests only to this origin, never inside a frame.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; \
-     base-uri 'none'";
+     style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
 
 /// Every word the pages show, per language.
 #[derive(Debug, Serialize)]
@@ -73,6 +87,33 @@ pub struct Texts {
     pub reset_button: &'static str,
     pub reset_done: &'static str,
     pub reset_invalid: &'static str,
+    pub sign_in_title: &'static str,
+    pub sign_in_intro: &'static str,
+    pub sign_in_code_label: &'static str,
+    pub sign_in_button: &'static str,
+    pub sign_in_done: &'static str,
+    pub sign_in_mfa: &'static str,
+    pub sign_in_failed: &'static str,
+    pub passkeys_title: &'static str,
+    pub passkey_sign_in_intro: &'static str,
+    pub passkey_sign_in_button: &'static str,
+    pub password_sign_in_intro: &'static str,
+    pub password_sign_in_label: &'static str,
+    pub passkeys_signed_in: &'static str,
+    pub passkeys_heading: &'static str,
+    pub passkeys_none: &'static str,
+    pub passkey_name_label: &'static str,
+    pub add_passkey_button: &'static str,
+    pub passkey_added: &'static str,
+    pub sign_out_button: &'static str,
+    pub passkeys_failed: &'static str,
+    pub passkeys_unsupported: &'static str,
+    pub passkeys_mfa: &'static str,
+    pub email_change_title: &'static str,
+    pub email_change_intro: &'static str,
+    pub email_change_button: &'static str,
+    pub email_change_done: &'static str,
+    pub email_change_failed: &'static str,
 }
 
 pub fn texts(locale: Locale) -> Texts {
@@ -99,6 +140,33 @@ pub fn texts(locale: Locale) -> Texts {
             reset_button: "Change password",
             reset_done: "Your password has been changed and every session signed out. Sign in with the new password.",
             reset_invalid: "This reset link is invalid, expired or already used. Ask for a new one.",
+            sign_in_title: "Sign in with a code",
+            sign_in_intro: "Enter your email address and the six-digit code from the email.",
+            sign_in_code_label: "Code",
+            sign_in_button: "Sign in",
+            sign_in_done: "You are signed in.",
+            sign_in_mfa: "The code is right; your account also asks for a second factor. Finish signing in in the app.",
+            sign_in_failed: "The code could not be checked. Please try again.",
+            passkeys_title: "Passkeys",
+            passkey_sign_in_intro: "Sign in with a passkey: your device's fingerprint, face or screen lock, or a security key.",
+            passkey_sign_in_button: "Sign in with a passkey",
+            password_sign_in_intro: "Or sign in with your password, to add a passkey.",
+            password_sign_in_label: "Password",
+            passkeys_signed_in: "You are signed in.",
+            passkeys_heading: "Your passkeys",
+            passkeys_none: "No passkeys yet.",
+            passkey_name_label: "Name of the new passkey (optional)",
+            add_passkey_button: "Add a passkey",
+            passkey_added: "The passkey is added. You can sign in with it from now on.",
+            sign_out_button: "Sign out",
+            passkeys_failed: "That did not work. Please try again.",
+            passkeys_unsupported: "This browser cannot use passkeys.",
+            passkeys_mfa: "Your account also asks for a second factor. Finish signing in in the app.",
+            email_change_title: "Confirm your new email address",
+            email_change_intro: "Confirm to make this address the email of your account. Other signed-in sessions will be signed out.",
+            email_change_button: "Confirm the new address",
+            email_change_done: "Your account's email address is changed. Sign in with the new address.",
+            email_change_failed: "This link is invalid, expired or already used.",
         },
         Locale::Ru => Texts {
             lang: "ru",
@@ -122,6 +190,33 @@ pub fn texts(locale: Locale) -> Texts {
             reset_button: "Сменить пароль",
             reset_done: "Пароль изменён, все сеансы завершены. Войдите с новым паролем.",
             reset_invalid: "Ссылка для сброса недействительна, устарела или уже использована. Запросите новую.",
+            sign_in_title: "Вход по коду",
+            sign_in_intro: "Введите адрес электронной почты и шестизначный код из письма.",
+            sign_in_code_label: "Код",
+            sign_in_button: "Войти",
+            sign_in_done: "Вы вошли.",
+            sign_in_mfa: "Код верен; ваша учётная запись требует ещё второй фактор. Завершите вход в приложении.",
+            sign_in_failed: "Не удалось проверить код. Попробуйте ещё раз.",
+            passkeys_title: "Ключи доступа",
+            passkey_sign_in_intro: "Войдите с ключом доступа: отпечатком пальца, лицом или блокировкой экрана устройства либо ключом безопасности.",
+            passkey_sign_in_button: "Войти с ключом доступа",
+            password_sign_in_intro: "Или войдите с паролем, чтобы добавить ключ доступа.",
+            password_sign_in_label: "Пароль",
+            passkeys_signed_in: "Вы вошли.",
+            passkeys_heading: "Ваши ключи доступа",
+            passkeys_none: "Ключей доступа пока нет.",
+            passkey_name_label: "Название нового ключа (необязательно)",
+            add_passkey_button: "Добавить ключ доступа",
+            passkey_added: "Ключ доступа добавлен. Теперь с ним можно входить.",
+            sign_out_button: "Выйти",
+            passkeys_failed: "Не получилось. Попробуйте ещё раз.",
+            passkeys_unsupported: "Этот браузер не умеет работать с ключами доступа.",
+            passkeys_mfa: "Ваша учётная запись требует ещё второй фактор. Завершите вход в приложении.",
+            email_change_title: "Подтвердите новый адрес",
+            email_change_intro: "Подтвердите, чтобы этот адрес стал адресом вашей учётной записи. Остальные сеансы будут завершены.",
+            email_change_button: "Подтвердить новый адрес",
+            email_change_done: "Адрес вашей учётной записи изменён. Входите с новым адресом.",
+            email_change_failed: "Ссылка недействительна, устарела или уже использована.",
         },
     }
 }
@@ -320,6 +415,57 @@ pub async fn reset(
     page_response(status, html)
 }
 
+/// A page whose script does the work: only the texts of its language.
+fn scripted_page(
+    app: &App,
+    meta: &RequestMeta,
+    request: &Request,
+    template: &str,
+) -> Result<Response<Body>, ApiError> {
+    ensure_enabled(app)?;
+    let locale = page_locale(request, None, meta);
+    let html = render(template, context! { t => texts(locale) })?;
+    page_response(StatusCode::OK, html)
+}
+
+/// `GET /pages/email-sign-in`: the form an emailed sign-in link opens,
+/// filled from the link's fragment by the page's script, which posts it to
+/// `POST /v1/auth/email-code/verify`. Showing it spends nothing.
+pub async fn email_sign_in(
+    app: &App,
+    meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    if !app.config.email_sign_in_enabled {
+        return Err(ApiError::NotFound);
+    }
+    scripted_page(app, meta, &request, "email-sign-in.html")
+}
+
+/// `GET /pages/email-change`: where the link that confirms a new email
+/// address leads; the page's script takes the code from the fragment and
+/// posts it to `POST /v1/users/me/email/confirm` when the person confirms
+/// (showing the page changes nothing).
+pub async fn email_change(
+    app: &App,
+    meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    scripted_page(app, meta, &request, "email-change.html")
+}
+
+/// `GET /pages/passkeys`: sign in with a passkey, or with the password to
+/// add one; the page's script runs the ceremonies through the API and
+/// keeps the token pair in the tab's `sessionStorage`, as the email
+/// sign-in page does.
+pub async fn passkeys(
+    app: &App,
+    meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    scripted_page(app, meta, &request, "passkeys.html")
+}
+
 /// `GET /pages/assets/{file}`: the pages' stylesheet and script.
 pub async fn asset(
     app: &App,
@@ -367,6 +513,9 @@ mod tests {
                 ("confirmation.html", "confirmed"),
                 ("reset-password.html", "form"),
                 ("reset-password.html", "done"),
+                ("email-sign-in.html", "form"),
+                ("passkeys.html", "form"),
+                ("email-change.html", "form"),
             ] {
                 let html = render(
                     template,

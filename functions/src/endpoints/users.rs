@@ -1,6 +1,6 @@
 //! `GET /v1/users/{id}` (anyone; how much they see is decided in
-//! `views::user_for`), and for admins `PATCH /v1/admin/users/{id}` and
-//! `GET /v1/admin/users`.
+//! `views::user_for`), and for admins `GET` and `PATCH
+//! /v1/admin/users/{id}` and `GET /v1/admin/users`.
 
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -12,16 +12,8 @@ use latchkey::http::forms;
 use latchkey::http::views::{UserView, user_for};
 use latchkey::http::{ApiError, FieldCode, FieldError, Validator, json_response, parse_fields};
 use latchkey::ports::{MAX_SEARCH_PAGE, UserSearch};
-use latchkey::services::profile::{AdminChange, admin_update, search_users, view_user};
+use latchkey::services::profile::{AdminChange, admin_update, admin_view, search_users, view_user};
 use serde_json::{Value, json};
-
-fn user_id(request: &Request) -> Result<UserId, ApiError> {
-    request
-        .path_parameters_ref()
-        .and_then(|parameters| parameters.first("id"))
-        .and_then(UserId::parse)
-        .ok_or(ApiError::UserNotFound)
-}
 
 pub async fn get(
     app: &App,
@@ -29,11 +21,24 @@ pub async fn get(
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
     let caller = optional_user(app, &request, TokenSource::Header).await?;
-    let id = user_id(&request)?;
+    let id = super::user_id_in_path(&request)?;
     let (user, viewer) = view_user(app, caller.as_ref(), id).await?;
     json_response(
         StatusCode::OK,
         &json!({ "user": user_for(viewer, &user, &app.config) }),
+    )
+}
+
+pub async fn admin_get(
+    app: &App,
+    _meta: &RequestMeta,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    let caller = require_user(app, &request).await?;
+    let user = admin_view(app, &caller, super::user_id_in_path(&request)?).await?;
+    json_response(
+        StatusCode::OK,
+        &json!({ "user": UserView::new(&user, &app.config.user_types) }),
     )
 }
 
@@ -43,7 +48,7 @@ pub async fn admin_patch(
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
     let caller = require_user(app, &request).await?;
-    let id = user_id(&request)?;
+    let id = super::user_id_in_path(&request)?;
     let fields = parse_fields(&request)?;
     let mut check = Validator::default();
     let status = check.optional(

@@ -3,13 +3,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use latchkey_local::admin::{AdminArgs, execute, open_store};
+use latchkey_local::admin::{AdminArgs, execute, open_mailer, open_store};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = AdminArgs::parse();
     let outcome = async {
         let store = open_store(&args).await?;
+        let mailer = open_mailer(&args).await?;
         // The deployment's password rules and user types, from the same
         // variables as the functions read.
         let passwords = latchkey::config::PasswordSettings::from_env()?;
@@ -18,6 +19,7 @@ async fn main() -> ExitCode {
         execute(
             &args.command,
             store.as_ref(),
+            mailer.as_ref(),
             passwords,
             &user_types,
             &mut input,

@@ -9,6 +9,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use crate::ports::SealError;
 
 /// A data key: generated per secret.
+#[cfg(any(feature = "local", test))]
 pub const DATA_KEY_LEN: usize = 32;
 
 /// `(nonce, ciphertext with its tag)`.
@@ -49,6 +50,7 @@ pub fn open(
 }
 
 /// A fresh random data key (the local sealer's; KMS makes its own).
+#[cfg(any(feature = "local", test))]
 pub fn new_data_key() -> Result<[u8; DATA_KEY_LEN], SealError> {
     let mut key = [0u8; DATA_KEY_LEN];
     SystemRandom::new()

@@ -20,24 +20,29 @@ pub struct LocalSealer {
 impl LocalSealer {
     /// Loads the key at `path`, or makes one there if the file is absent.
     pub fn load_or_create(path: &Path) -> Result<Self, std::io::Error> {
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                let key = <[u8; DATA_KEY_LEN]>::try_from(bytes.as_slice()).map_err(|_| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("{} is not a {DATA_KEY_LEN}-byte key", path.display()),
-                    )
-                })?;
-                Ok(Self { key })
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                let key = envelope::new_data_key()
-                    .map_err(|error| std::io::Error::other(error.to_string()))?;
-                write_private(path, &key)?;
-                Ok(Self { key })
-            }
-            Err(error) => Err(error),
+        Ok(Self {
+            key: load_or_create_key(path)?,
+        })
+    }
+}
+
+/// A 32-byte key kept in a file readable by its owner only: read, or made
+/// from the system's CSPRNG on first use.
+pub(crate) fn load_or_create_key(path: &Path) -> Result<[u8; DATA_KEY_LEN], std::io::Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => <[u8; DATA_KEY_LEN]>::try_from(bytes.as_slice()).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} is not a {DATA_KEY_LEN}-byte key", path.display()),
+            )
+        }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let key = envelope::new_data_key()
+                .map_err(|error| std::io::Error::other(error.to_string()))?;
+            write_private(path, &key)?;
+            Ok(key)
         }
+        Err(error) => Err(error),
     }
 }
 

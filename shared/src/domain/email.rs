@@ -81,6 +81,17 @@ impl Email {
     }
 
     /// The address as the user typed it (trimmed). Mail is sent here only.
+    /// The address with most of its local part hidden (`a***@example.com`),
+    /// for notices that must say which address without showing all of it.
+    pub fn masked(&self) -> String {
+        let (local, domain) = self
+            .address
+            .rsplit_once('@')
+            .unwrap_or((self.address.as_str(), ""));
+        let first: String = local.chars().take(1).collect();
+        format!("{first}***@{domain}")
+    }
+
     pub fn as_str(&self) -> &str {
         &self.address
     }

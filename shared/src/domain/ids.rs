@@ -68,6 +68,15 @@ id_type!(
     /// A service client's id (`client_id`).
     ClientId
 );
+id_type!(
+    /// One of a user's second factors.
+    FactorId
+);
+id_type!(
+    /// An entry of an account's security log; time-ordered, so the log
+    /// sorts by it.
+    EventId
+);
 
 #[cfg(test)]
 mod tests {

@@ -60,6 +60,20 @@ impl TotpSecret {
             .map_err(|error| TotpError::Uri(error.to_string()))
     }
 
+    /// A secret as an authenticator app is given it (base32, as
+    /// [`base32`](Self::base32) writes it).
+    pub fn from_base32(text: &str) -> Option<Self> {
+        Secret::try_from_base32(text.trim().to_uppercase())
+            .ok()
+            .and_then(|secret| Self::from_bytes(secret.as_bytes().to_vec()))
+    }
+
+    /// The code an authenticator app shows at `at`.
+    pub fn code_at(&self, at: OffsetDateTime) -> Option<String> {
+        let at = u64::try_from(at.unix_timestamp()).ok()?;
+        Some(self.totp().ok()?.generate(at).to_string())
+    }
+
     /// The time step `code` is this secret's code for, within one step of
     /// `now`; `None` for any other code (a wrong one, or not six digits).
     pub fn matching_step(&self, code: &str, now: OffsetDateTime) -> Option<u64> {
@@ -122,6 +136,18 @@ mod tests {
         assert_ne!(one, two);
         assert_eq!(format!("{one:?}"), "TotpSecret(..)");
         assert!(TotpSecret::from_bytes(vec![0; 15]).is_none());
+    }
+
+    #[test]
+    fn a_secret_round_trips_through_base32_and_its_codes_match() {
+        let secret = TotpSecret::generate().unwrap();
+        let read = TotpSecret::from_base32(&secret.base32()).unwrap();
+        assert_eq!(read, secret);
+        let now = at(1_800_000_000);
+        let code = read.code_at(now).unwrap();
+        assert_eq!(secret.matching_step(&code, now), Some(1_800_000_000 / 30));
+        assert_eq!(rfc_secret().code_at(at(59)).as_deref(), Some("287082"));
+        assert!(TotpSecret::from_base32("not base32!").is_none());
     }
 
     #[test]

@@ -78,6 +78,11 @@ pub struct User {
     pub updated_at: OffsetDateTime,
     pub last_sign_in_at: Option<OffsetDateTime>,
     pub sign_in_count: u64,
+    /// Whether a second factor is on: a password (or any other single
+    /// proof) then opens no session by itself. Kept on the profile, not
+    /// derived from the factor items, so the write that opens a session can
+    /// check it in the same condition as the password.
+    pub second_factor: bool,
     /// Bumped on every change of the profile item; updates are conditional
     /// on it so concurrent writers cannot silently overwrite each other.
     pub version: u64,
@@ -104,6 +109,7 @@ impl User {
             updated_at: now,
             last_sign_in_at: None,
             sign_in_count: 0,
+            second_factor: false,
             version: 1,
         }
     }

@@ -1,14 +1,17 @@
 //! The bearer-token extractors. Every endpoint that takes an access token
 //! goes through one of them, and all check that the token's session (or
 //! service client) is still live: [`require_user`] and [`optional_user`] for
-//! user tokens, [`require_caller`] for user or client tokens.
+//! user tokens, [`require_caller`] for user or client tokens;
+//! [`recently_signed_in`] adds the recent-auth check of sensitive changes.
 
 use http::header::AUTHORIZATION;
 use lambda_http::{Request, RequestExt};
 
 use crate::App;
-use crate::http::ApiError;
+use crate::http::body::Fields;
+use crate::http::{ApiError, RequestMeta, Validator, forms, parse_fields};
 use crate::services::clients::{ClientPrincipal, live_client};
+use crate::services::reauth::require_recent;
 use crate::services::sessions::{Principal, authenticate, live_user, verify};
 
 /// Where an access token may come from.
@@ -116,4 +119,20 @@ pub fn basic_credentials(request: &Request) -> Result<Option<(String, String)>, 
             .unwrap_or_default()
     };
     Ok(Some((unescape(id), unescape(secret))))
+}
+
+/// The caller, after the recent-auth check (a recent sign-in, or
+/// `current_password` in the body), and the body's fields.
+pub async fn recently_signed_in(
+    app: &App,
+    meta: &RequestMeta,
+    request: &Request,
+) -> Result<(Principal, Fields), ApiError> {
+    let caller = require_user(app, request).await?;
+    let fields = parse_fields(request)?;
+    let mut check = Validator::default();
+    let current_password = forms::current_password(&mut check, &fields);
+    check.finish()?;
+    require_recent(app, &caller, current_password, &meta.client_ip).await?;
+    Ok((caller, fields))
 }

@@ -78,8 +78,31 @@ pub enum FieldValue<'a> {
     WrongType,
 }
 
+impl<'a> FieldValue<'a> {
+    /// The text, if the field holds some.
+    pub fn as_text(&self) -> Option<&'a str> {
+        match self {
+            Self::Text(text) => Some(text),
+            Self::Absent | Self::WrongType => None,
+        }
+    }
+}
+
 impl Fields {
     pub fn from_map(map: Map<String, Value>) -> Self {
+        Self(map)
+    }
+
+    /// The query string's parameters as fields (the first of each name),
+    /// for GET endpoints that take what a form would post.
+    pub fn from_query(request: &Request) -> Self {
+        use lambda_http::RequestExt;
+        let query = request.query_string_parameters();
+        let mut map = Map::new();
+        for (name, value) in query.iter() {
+            map.entry(name.to_owned())
+                .or_insert_with(|| Value::String(value.to_owned()));
+        }
         Self(map)
     }
 

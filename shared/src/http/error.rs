@@ -5,16 +5,27 @@
 use http::StatusCode;
 
 use crate::domain::{AttributeError, PasswordError};
-use crate::ports::{BoxError, StoreError};
+use crate::ports::{BoxError, MacError, SealError, StoreError};
+use crate::services::account_deletion::DeletionError;
 use crate::services::clients::ClientTokenError;
 use crate::services::confirm::ConfirmError;
+use crate::services::email_change::EmailChangeError;
+use crate::services::email_code::EmailCodeError;
 use crate::services::exists::ExistsError;
+use crate::services::export::ExportError;
+use crate::services::factors::FactorError;
+use crate::services::federation::FederationError;
 use crate::services::limits::LimitedError;
 use crate::services::login::LoginError;
+use crate::services::mfa::{MfaError, MfaRequired};
+use crate::services::passkeys::PasskeyServiceError;
 use crate::services::passwords::HashError;
 use crate::services::profile::ProfileError;
+use crate::services::reauth::ReauthError;
 use crate::services::register::RegisterError;
 use crate::services::reset::ResetError;
+use crate::services::security_log::SecurityLogError;
+use crate::services::session_management::SessionManagementError;
 use crate::services::sessions::SessionError;
 use crate::tokens::IssueError;
 
@@ -110,6 +121,34 @@ codes! {
         MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED;
         RateLimited = "rate_limited", TOO_MANY_REQUESTS;
         TooManyAttempts = "too_many_attempts", TOO_MANY_REQUESTS;
+        /// The password was right; the second factor must follow.
+        MfaRequired = "mfa_required", FORBIDDEN;
+        /// A second-factor code at sign-in: wrong, replayed or spent.
+        InvalidCode = "invalid_code", UNAUTHORIZED;
+        /// A code that does not prove a factor being enrolled: the same
+        /// code as at sign-in, but the request (not the caller) is at fault.
+        InvalidEnrolmentCode = "invalid_code", BAD_REQUEST;
+        ReauthenticationRequired = "reauthentication_required", FORBIDDEN;
+        FactorLimit = "factor_limit", CONFLICT;
+        FactorNotFound = "factor_not_found", NOT_FOUND;
+        /// A passkey sign-in that did not verify, whatever was wrong.
+        InvalidCredential = "invalid_credential", UNAUTHORIZED;
+        /// A new passkey the registration ceremony did not accept: the
+        /// same code, but the request (not the caller) is at fault.
+        InvalidRegistration = "invalid_credential", BAD_REQUEST;
+        PasskeyNotFound = "passkey_not_found", NOT_FOUND;
+        SessionNotFound = "session_not_found", NOT_FOUND;
+        /// A provider sign-in that cannot start: the field at fault is
+        /// listed as in `validation_failed`.
+        InvalidRequest = "invalid_request", BAD_REQUEST;
+        ProviderNotFound = "provider_not_found", NOT_FOUND;
+        /// Our one-time code after a provider sign-in: unknown, spent,
+        /// expired, or the app's verifier does not answer its challenge.
+        InvalidGrant = "invalid_grant", BAD_REQUEST;
+        /// A provider's callback whose state names no app to return to.
+        InvalidState = "invalid_state", BAD_REQUEST;
+        IdentityNotFound = "identity_not_found", NOT_FOUND;
+        LastSignInMethod = "last_sign_in_method", CONFLICT;
         ServiceUnavailable = "service_unavailable", SERVICE_UNAVAILABLE;
         InternalError = "internal_error", INTERNAL_SERVER_ERROR;
     }
@@ -218,6 +257,39 @@ pub enum ApiError {
     /// Sign-in throttled after failed attempts: `429` with `Retry-After`.
     #[error("too many attempts")]
     TooManyAttempts { retry_after_seconds: u64 },
+    /// The problem carries the token and methods that finish the sign-in.
+    #[error("a second factor is required")]
+    MfaRequired(MfaRequired),
+    #[error("invalid code")]
+    InvalidCode,
+    #[error("invalid enrolment code")]
+    InvalidEnrolmentCode,
+    #[error("reauthentication required")]
+    ReauthenticationRequired,
+    #[error("factor limit reached")]
+    FactorLimit,
+    #[error("factor not found")]
+    FactorNotFound,
+    #[error("invalid credential")]
+    InvalidCredential,
+    #[error("invalid registration")]
+    InvalidRegistration,
+    #[error("passkey not found")]
+    PasskeyNotFound,
+    #[error("session not found")]
+    SessionNotFound,
+    #[error("invalid request")]
+    InvalidRequest(FieldError),
+    #[error("provider not found")]
+    ProviderNotFound,
+    #[error("invalid grant")]
+    InvalidGrant,
+    #[error("invalid state")]
+    InvalidState,
+    #[error("identity not found")]
+    IdentityNotFound,
+    #[error("last way to sign in")]
+    LastSignInMethod,
     /// A dependency is throttling us: the client may retry after a pause.
     #[error("service unavailable")]
     Unavailable(#[source] BoxError),
@@ -256,6 +328,22 @@ impl ApiError {
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,
+            Self::MfaRequired(_) => ErrorCode::MfaRequired,
+            Self::InvalidCode => ErrorCode::InvalidCode,
+            Self::InvalidEnrolmentCode => ErrorCode::InvalidEnrolmentCode,
+            Self::ReauthenticationRequired => ErrorCode::ReauthenticationRequired,
+            Self::FactorLimit => ErrorCode::FactorLimit,
+            Self::FactorNotFound => ErrorCode::FactorNotFound,
+            Self::InvalidCredential => ErrorCode::InvalidCredential,
+            Self::InvalidRegistration => ErrorCode::InvalidRegistration,
+            Self::PasskeyNotFound => ErrorCode::PasskeyNotFound,
+            Self::SessionNotFound => ErrorCode::SessionNotFound,
+            Self::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            Self::ProviderNotFound => ErrorCode::ProviderNotFound,
+            Self::InvalidGrant => ErrorCode::InvalidGrant,
+            Self::InvalidState => ErrorCode::InvalidState,
+            Self::IdentityNotFound => ErrorCode::IdentityNotFound,
+            Self::LastSignInMethod => ErrorCode::LastSignInMethod,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
             Self::Internal(_) => ErrorCode::InternalError,
         }
@@ -348,6 +436,7 @@ impl From<LoginError> for ApiError {
             } => Self::TooManyAttempts {
                 retry_after_seconds,
             },
+            LoginError::MfaRequired(required) => Self::MfaRequired(required),
             LoginError::Hash(error) => error.into(),
             LoginError::Store(error) => error.into(),
             LoginError::Issue(error) => error.into(),
@@ -361,6 +450,66 @@ impl From<SessionError> for ApiError {
             SessionError::InvalidToken => Self::InvalidToken,
             SessionError::Store(error) => error.into(),
             SessionError::Issue(error) => error.into(),
+        }
+    }
+}
+
+impl From<SessionManagementError> for ApiError {
+    fn from(error: SessionManagementError) -> Self {
+        match error {
+            SessionManagementError::SessionNotFound => Self::SessionNotFound,
+            SessionManagementError::UserNotFound => Self::UserNotFound,
+            SessionManagementError::Forbidden => Self::Forbidden,
+            SessionManagementError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<EmailChangeError> for ApiError {
+    fn from(error: EmailChangeError) -> Self {
+        match error {
+            EmailChangeError::CallerGone => Self::InvalidToken,
+            EmailChangeError::SameAddress => {
+                Self::Validation(vec![FieldError::new("new_email", FieldCode::InvalidValue)])
+            }
+            EmailChangeError::EmailTaken => Self::EmailTaken,
+            EmailChangeError::InvalidCode => Self::InvalidConfirmationCode,
+            EmailChangeError::RateLimited {
+                retry_after_seconds,
+            } => Self::RateLimited {
+                retry_after_seconds,
+            },
+            EmailChangeError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<DeletionError> for ApiError {
+    fn from(error: DeletionError) -> Self {
+        match error {
+            DeletionError::UserNotFound => Self::UserNotFound,
+            DeletionError::Forbidden => Self::Forbidden,
+            DeletionError::Reauth(error) => error.into(),
+            DeletionError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<SecurityLogError> for ApiError {
+    fn from(error: SecurityLogError) -> Self {
+        match error {
+            SecurityLogError::UserNotFound => Self::UserNotFound,
+            SecurityLogError::Forbidden => Self::Forbidden,
+            SecurityLogError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<ExportError> for ApiError {
+    fn from(error: ExportError) -> Self {
+        match error {
+            ExportError::CallerGone => Self::InvalidToken,
+            ExportError::Store(error) => error.into(),
         }
     }
 }
@@ -439,8 +588,129 @@ impl From<ProfileError> for ApiError {
             ProfileError::SelfLockout { field } => {
                 Self::Validation(vec![FieldError::new(field, FieldCode::InvalidValue)])
             }
+            ProfileError::ReauthenticationRequired => Self::ReauthenticationRequired,
             ProfileError::Hash(error) => error.into(),
             ProfileError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<EmailCodeError> for ApiError {
+    fn from(error: EmailCodeError) -> Self {
+        match error {
+            // Switched off: indistinguishable from a route that never was.
+            EmailCodeError::Disabled => Self::NotFound,
+            EmailCodeError::RateLimited {
+                retry_after_seconds,
+            } => Self::RateLimited {
+                retry_after_seconds,
+            },
+            EmailCodeError::InvalidCode => Self::InvalidCode,
+            EmailCodeError::TooManyAttempts {
+                retry_after_seconds,
+            } => Self::TooManyAttempts {
+                retry_after_seconds,
+            },
+            EmailCodeError::MfaRequired(required) => Self::MfaRequired(required),
+            EmailCodeError::Mac(MacError::Throttled(error)) => Self::Unavailable(error),
+            EmailCodeError::Mac(error) => Self::internal(error),
+            EmailCodeError::Store(error) => error.into(),
+            EmailCodeError::Issue(error) => error.into(),
+        }
+    }
+}
+
+impl From<SealError> for ApiError {
+    fn from(error: SealError) -> Self {
+        match error {
+            SealError::Throttled(_) => Self::Unavailable(Box::new(error)),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<ReauthError> for ApiError {
+    fn from(error: ReauthError) -> Self {
+        ProfileError::from(error).into()
+    }
+}
+
+impl From<FactorError> for ApiError {
+    fn from(error: FactorError) -> Self {
+        match error {
+            FactorError::CallerGone => Self::InvalidToken,
+            FactorError::UserNotFound => Self::UserNotFound,
+            FactorError::Forbidden => Self::Forbidden,
+            FactorError::FactorLimit => Self::FactorLimit,
+            FactorError::FactorNotFound | FactorError::NoActiveFactor => Self::FactorNotFound,
+            FactorError::InvalidCode => Self::InvalidEnrolmentCode,
+            FactorError::Seal(error) => error.into(),
+            FactorError::Totp(error) => Self::internal(error),
+            FactorError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<MfaError> for ApiError {
+    fn from(error: MfaError) -> Self {
+        match error {
+            MfaError::InvalidToken => Self::InvalidToken,
+            MfaError::InvalidCode => Self::InvalidCode,
+            MfaError::TooManyAttempts {
+                retry_after_seconds,
+            } => Self::TooManyAttempts {
+                retry_after_seconds,
+            },
+            MfaError::Seal(error) => error.into(),
+            MfaError::Passkeys(error) => Self::internal(error),
+            MfaError::Store(error) => error.into(),
+            MfaError::Issue(error) => error.into(),
+        }
+    }
+}
+
+impl From<FederationError> for ApiError {
+    fn from(error: FederationError) -> Self {
+        match error {
+            FederationError::ProviderNotFound => Self::ProviderNotFound,
+            FederationError::InvalidRequest(field) => {
+                Self::InvalidRequest(FieldError::new(field, FieldCode::InvalidValue))
+            }
+            FederationError::InvalidGrant => Self::InvalidGrant,
+            FederationError::AccountDisabled => Self::AccountDisabled,
+            FederationError::MfaRequired(required) => Self::MfaRequired(required),
+            FederationError::IdentityNotFound => Self::IdentityNotFound,
+            FederationError::LastSignInMethod => Self::LastSignInMethod,
+            FederationError::Reauth(error) => error.into(),
+            // Discovery failed: the provider may be back in a moment.
+            FederationError::Provider(error) => Self::Unavailable(Box::new(error)),
+            FederationError::Store(error) => error.into(),
+            FederationError::Issue(error) => error.into(),
+        }
+    }
+}
+
+impl From<PasskeyServiceError> for ApiError {
+    fn from(error: PasskeyServiceError) -> Self {
+        match error {
+            PasskeyServiceError::CallerGone => Self::InvalidToken,
+            PasskeyServiceError::RegistrationRefused => Self::InvalidRegistration,
+            PasskeyServiceError::InvalidCredential => Self::InvalidCredential,
+            PasskeyServiceError::PasskeyNotFound => Self::PasskeyNotFound,
+            PasskeyServiceError::PasskeyLimit => Self::FactorLimit,
+            PasskeyServiceError::AccountDisabled => Self::AccountDisabled,
+            PasskeyServiceError::EmailNotConfirmed => Self::EmailNotConfirmed,
+            PasskeyServiceError::TooManyAttempts {
+                retry_after_seconds,
+            } => Self::TooManyAttempts {
+                retry_after_seconds,
+            },
+            PasskeyServiceError::MfaRequired(required) => Self::MfaRequired(required),
+            PasskeyServiceError::Config(error) => Self::internal(error),
+            PasskeyServiceError::Mac(MacError::Throttled(error)) => Self::Unavailable(error),
+            PasskeyServiceError::Mac(error) => Self::internal(error),
+            PasskeyServiceError::Store(error) => error.into(),
+            PasskeyServiceError::Issue(error) => error.into(),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Field parsers more than one endpoint shares: an email field, the reset
-//! form (the API and the hosted page post the same fields), the user type.
+//! form (the API and the hosted page post the same fields), the user type,
+//! the current password of a sensitive change.
 
-use crate::domain::{Email, EmailError, UserType, UserTypes};
+use crate::domain::{Email, EmailError, Password, UserType, UserTypes};
 use crate::http::body::{FieldValue, Fields};
 use crate::http::{ApiError, FieldCode, FieldError, Validator};
 
@@ -61,4 +62,45 @@ pub fn source_named(text: Option<&str>, types: &UserTypes) -> Result<UserType, F
     types
         .source(text)
         .map_err(|_| FieldError::new("source", FieldCode::InvalidValue))
+}
+
+/// The optional `current_password` a sensitive change may carry instead of
+/// a recent sign-in (only the length cap applies, as at sign-in).
+pub fn current_password(check: &mut Validator, fields: &Fields) -> Option<Password> {
+    check.optional(
+        "current_password",
+        fields.text("current_password"),
+        FieldCode::InvalidValue,
+        |text| {
+            Password::candidate(text)
+                .ok_or_else(|| FieldError::new("current_password", FieldCode::PasswordTooLong))
+        },
+    )
+}
+
+/// A passkey ceremony's answer: `challenge_id` and `credential` (the
+/// browser's `RegistrationResponseJSON` or `AuthenticationResponseJSON`,
+/// an object).
+pub fn passkey_answer(
+    check: &mut Validator,
+    fields: &Fields,
+) -> Option<(String, serde_json::Value)> {
+    let challenge_id = check.required(
+        "challenge_id",
+        fields.text("challenge_id"),
+        FieldCode::InvalidValue,
+        |text| Ok(text.trim().to_owned()),
+    );
+    let credential = match fields.value("credential") {
+        Some(value @ serde_json::Value::Object(_)) => Some(value.clone()),
+        Some(_) => {
+            check.push(FieldError::new("credential", FieldCode::InvalidValue));
+            None
+        }
+        None => {
+            check.push(FieldError::new("credential", FieldCode::Required));
+            None
+        }
+    };
+    Some((challenge_id?, credential?))
 }

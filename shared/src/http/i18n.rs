@@ -91,6 +91,67 @@ fn problem_en(code: ErrorCode) -> (&'static str, &'static str) {
             "The token (access or refresh) is missing, invalid, expired or no longer valid.",
         ),
         ErrorCode::NotFound => ("Not found", "There is nothing at this address."),
+        ErrorCode::MfaRequired => (
+            "Second factor required",
+            "The first step is done; finish signing in with a code from your authenticator app, a passkey or a recovery code.",
+        ),
+        ErrorCode::InvalidCode => (
+            "Invalid code",
+            "The code is wrong, was used already, or has expired.",
+        ),
+        ErrorCode::InvalidEnrolmentCode => (
+            "Code not accepted",
+            "The code does not match the authenticator app being added; check the device's clock and try the current code.",
+        ),
+        ErrorCode::ReauthenticationRequired => (
+            "Sign in again",
+            "This change needs a recent sign-in: sign in again, or send your current password with the request.",
+        ),
+        ErrorCode::InvalidCredential => (
+            "Passkey not accepted",
+            "The passkey was not recognised, or the sign-in took too long or was used already; start again.",
+        ),
+        ErrorCode::InvalidRegistration => (
+            "Passkey not added",
+            "The new passkey was not accepted: the request may have taken too long, come from another site, or the passkey is registered already; start again.",
+        ),
+        ErrorCode::PasskeyNotFound => (
+            "Passkey not found",
+            "The account has no passkey with this id.",
+        ),
+        ErrorCode::SessionNotFound => (
+            "Session not found",
+            "The account has no session with this id; it may have ended already.",
+        ),
+        ErrorCode::InvalidRequest => (
+            "Invalid request",
+            "The sign-in cannot start: a parameter is missing or not allowed (see errors).",
+        ),
+        ErrorCode::ProviderNotFound => (
+            "Provider not found",
+            "No sign-in provider with this id is configured.",
+        ),
+        ErrorCode::InvalidGrant => (
+            "Sign-in code not accepted",
+            "The code is unknown, used already or expired, or the code verifier does not match; sign in again.",
+        ),
+        ErrorCode::InvalidState => (
+            "Sign-in not recognised",
+            "This answer from the provider belongs to no sign-in under way; start again from the app.",
+        ),
+        ErrorCode::IdentityNotFound => (
+            "Identity not found",
+            "The account has no linked provider account with this id.",
+        ),
+        ErrorCode::LastSignInMethod => (
+            "Last way to sign in",
+            "This is the account's only way to sign in; set a password or add a passkey first.",
+        ),
+        ErrorCode::FactorLimit => (
+            "Too many factors",
+            "The account holds as many second factors as it may; remove one first.",
+        ),
+        ErrorCode::FactorNotFound => ("Factor not found", "The account has no such second factor."),
         ErrorCode::MethodNotAllowed => (
             "Method not allowed",
             "This address does not accept this method.",
@@ -181,6 +242,67 @@ fn problem_ru(code: ErrorCode) -> (&'static str, &'static str) {
             "Токен (доступа или обновления) отсутствует, недействителен, истёк или больше не действует.",
         ),
         ErrorCode::NotFound => ("Не найдено", "По этому адресу ничего нет."),
+        ErrorCode::MfaRequired => (
+            "Нужен второй фактор",
+            "Первый шаг пройден; завершите вход кодом из приложения-аутентификатора, ключом доступа или кодом восстановления.",
+        ),
+        ErrorCode::InvalidCode => ("Неверный код", "Код неверен, уже использован или истёк."),
+        ErrorCode::InvalidEnrolmentCode => (
+            "Код не подходит",
+            "Код не совпадает с добавляемым приложением-аутентификатором; проверьте часы устройства и введите текущий код.",
+        ),
+        ErrorCode::ReauthenticationRequired => (
+            "Войдите снова",
+            "Для этого изменения нужен недавний вход: войдите снова или передайте текущий пароль вместе с запросом.",
+        ),
+        ErrorCode::InvalidCredential => (
+            "Ключ доступа не принят",
+            "Ключ доступа не распознан, вход занял слишком много времени или уже был выполнен; начните заново.",
+        ),
+        ErrorCode::InvalidRegistration => (
+            "Ключ доступа не добавлен",
+            "Новый ключ доступа не принят: запрос мог занять слишком много времени, прийти с другого сайта, или ключ уже зарегистрирован; начните заново.",
+        ),
+        ErrorCode::PasskeyNotFound => (
+            "Ключ доступа не найден",
+            "У учётной записи нет ключа доступа с таким идентификатором.",
+        ),
+        ErrorCode::SessionNotFound => (
+            "Сеанс не найден",
+            "У учётной записи нет сеанса с таким идентификатором; возможно, он уже завершён.",
+        ),
+        ErrorCode::InvalidRequest => (
+            "Неверный запрос",
+            "Вход не может начаться: параметр отсутствует или не разрешён (см. errors).",
+        ),
+        ErrorCode::ProviderNotFound => (
+            "Провайдер не найден",
+            "Провайдер входа с таким идентификатором не настроен.",
+        ),
+        ErrorCode::InvalidGrant => (
+            "Код входа не принят",
+            "Код неизвестен, уже использован или истёк, либо code_verifier не подходит; войдите снова.",
+        ),
+        ErrorCode::InvalidState => (
+            "Вход не распознан",
+            "Этот ответ провайдера не относится ни к одному начатому входу; начните заново из приложения.",
+        ),
+        ErrorCode::IdentityNotFound => (
+            "Связанная учётная запись не найдена",
+            "У учётной записи нет связанной учётной записи провайдера с таким идентификатором.",
+        ),
+        ErrorCode::LastSignInMethod => (
+            "Последний способ входа",
+            "Это единственный способ входа в учётную запись; сначала задайте пароль или добавьте ключ доступа.",
+        ),
+        ErrorCode::FactorLimit => (
+            "Слишком много факторов",
+            "У учётной записи уже максимальное число вторых факторов; сначала удалите один.",
+        ),
+        ErrorCode::FactorNotFound => (
+            "Фактор не найден",
+            "У учётной записи нет такого второго фактора.",
+        ),
         ErrorCode::MethodNotAllowed => {
             ("Метод не разрешён", "Этот адрес не принимает такой метод.")
         }

@@ -16,6 +16,7 @@ use crate::Config;
 use crate::domain::Locale;
 use crate::http::error::UNAVAILABLE_RETRY_AFTER_SECONDS;
 use crate::http::{ApiError, i18n};
+use crate::services::sessions::Connection;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -31,6 +32,8 @@ pub struct RequestMeta {
     /// header the client controls (`X-Forwarded-For`). Requests without a
     /// context (direct invocations) share the bucket `unknown`.
     pub client_ip: String,
+    /// The `User-Agent` header, as sent.
+    pub user_agent: Option<String>,
     started: Instant,
 }
 
@@ -54,7 +57,20 @@ impl RequestMeta {
             method: request.method().to_string(),
             route: route.unwrap_or_else(|| request.uri().path().to_owned()),
             client_ip: client_ip.unwrap_or_else(|| "unknown".to_owned()),
+            user_agent: request
+                .headers()
+                .get(http::header::USER_AGENT)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned),
             started: Instant::now(),
+        }
+    }
+
+    /// The connection, as a sign-in records it.
+    pub fn connection(&self) -> Connection<'_> {
+        Connection {
+            ip: &self.client_ip,
+            user_agent: self.user_agent.as_deref(),
         }
     }
 }
@@ -139,7 +155,20 @@ pub fn problem(config: &Config, locale: Locale, error: &ApiError) -> Response<Bo
     if let Some(oauth_error) = error.oauth_error() {
         body["error"] = json!(oauth_error);
     }
-    if let ApiError::Validation(errors) = error {
+    if let ApiError::MfaRequired(required) = error {
+        body["mfa_token"] = json!(required.mfa_token);
+        body["methods"] = required
+            .methods
+            .iter()
+            .map(|method| json!(method.as_str()))
+            .collect();
+    }
+    let field_errors = match error {
+        ApiError::Validation(errors) => Some(errors.as_slice()),
+        ApiError::InvalidRequest(field) => Some(std::slice::from_ref(field)),
+        _ => None,
+    };
+    if let Some(errors) = field_errors {
         body["errors"] = errors
             .iter()
             .map(|field| {

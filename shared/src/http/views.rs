@@ -7,7 +7,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::Config;
-use crate::domain::{Address, User, UserTypes};
+use crate::domain::{Actor, Address, Identity, SecurityEvent, SessionId, User, UserTypes};
+use crate::ports::{Factor, Passkey, Session};
+use crate::services::export::AccountExport;
+use crate::services::passkeys::passkey_id;
 use crate::services::profile::Viewer;
 use crate::services::sessions::TokenPair;
 
@@ -36,6 +39,8 @@ pub struct UserView<'a> {
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_sign_in_at: Option<OffsetDateTime>,
     pub sign_in_count: u64,
+    /// Whether signing in takes a second factor.
+    pub mfa_enabled: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,6 +74,196 @@ impl<'a> UserView<'a> {
             updated_at: user.updated_at,
             last_sign_in_at: user.last_sign_in_at,
             sign_in_count: user.sign_in_count,
+            mfa_enabled: user.second_factor,
+        }
+    }
+}
+
+/// A second factor as its owner sees it: never its secret.
+#[derive(Debug, Serialize)]
+pub struct FactorView<'a> {
+    pub id: String,
+    pub kind: &'static str,
+    pub name: &'a str,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl<'a> From<&'a Factor> for FactorView<'a> {
+    fn from(factor: &'a Factor) -> Self {
+        Self {
+            id: factor.id.to_string(),
+            kind: factor.kind.as_str(),
+            name: factor.name.as_str(),
+            created_at: factor.created_at,
+            last_used_at: factor.last_used_at,
+        }
+    }
+}
+
+impl<'a> From<&'a Passkey> for FactorView<'a> {
+    fn from(passkey: &'a Passkey) -> Self {
+        Self {
+            id: passkey_id(&passkey.credential_id),
+            kind: "passkey",
+            name: passkey.name.as_str(),
+            created_at: passkey.created_at,
+            last_used_at: passkey.last_used_at,
+        }
+    }
+}
+
+/// A passkey as `GET /v1/users/me/passkeys` lists it.
+#[derive(Debug, Serialize)]
+pub struct PasskeyView<'a> {
+    pub id: String,
+    pub name: &'a str,
+    /// Bound to one device (`amr` `hwk`), or may be synced (`swk`).
+    pub device_bound: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl<'a> From<&'a Passkey> for PasskeyView<'a> {
+    fn from(passkey: &'a Passkey) -> Self {
+        Self {
+            id: passkey_id(&passkey.credential_id),
+            name: passkey.name.as_str(),
+            device_bound: passkey.device_bound,
+            created_at: passkey.created_at,
+            last_used_at: passkey.last_used_at,
+        }
+    }
+}
+
+/// A linked provider account as `GET /v1/users/me/identities` lists it.
+#[derive(Debug, Serialize)]
+pub struct IdentityView<'a> {
+    /// What `DELETE /v1/users/me/identities/{id}` takes.
+    pub id: String,
+    pub provider: &'a str,
+    /// The provider's address when it was linked, masked.
+    pub email: Option<&'a str>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub linked_at: OffsetDateTime,
+}
+
+impl<'a> From<&'a Identity> for IdentityView<'a> {
+    fn from(identity: &'a Identity) -> Self {
+        Self {
+            id: identity.key.id(),
+            provider: identity.key.provider.as_str(),
+            email: identity.email_hint.as_deref(),
+            linked_at: identity.linked_at,
+        }
+    }
+}
+
+/// An entry of the security log as `GET /v1/users/me/events` lists it.
+#[derive(Debug, Serialize)]
+pub struct EventView<'a> {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// `self`, `admin` or `operator`.
+    pub actor: &'static str,
+    /// The network the request came from: IPv4 /24, IPv6 /48.
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub detail: &'a std::collections::BTreeMap<String, String>,
+}
+
+impl<'a> From<&'a SecurityEvent> for EventView<'a> {
+    fn from(event: &'a SecurityEvent) -> Self {
+        Self {
+            id: event.id.to_string(),
+            kind: event.kind.as_str(),
+            at: event.at,
+            actor: match event.actor {
+                Actor::Owner => "self",
+                Actor::Admin(_) => "admin",
+                Actor::Operator => "operator",
+            },
+            ip: event.origin.network(),
+            user_agent: event.origin.user_agent(),
+            detail: &event.detail,
+        }
+    }
+}
+
+/// A session as `GET /v1/users/me/sessions` lists it.
+#[derive(Debug, Serialize)]
+pub struct SessionView<'a> {
+    /// The `sid` claim of the session's access tokens.
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// The last refresh (access tokens are checked without a write), or
+    /// the sign-in.
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_used_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub user_agent: Option<&'a str>,
+    /// The network the sign-in came from: IPv4 /24, IPv6 /48.
+    pub ip: Option<&'a str>,
+    pub amr: Vec<String>,
+    /// The session of the request's own token.
+    pub current: bool,
+}
+
+impl<'a> SessionView<'a> {
+    pub fn of(session: &'a Session, current: SessionId) -> Self {
+        Self {
+            id: session.id.to_string(),
+            created_at: session.created_at,
+            last_used_at: session.rotated_at.unwrap_or(session.created_at),
+            expires_at: session.expires_at,
+            user_agent: session.origin.user_agent(),
+            ip: session.origin.network(),
+            amr: session.authentication.amr(),
+            current: session.id == current,
+        }
+    }
+}
+
+/// `GET /v1/users/me/export`: the account as one document.
+#[derive(Debug, Serialize)]
+pub struct AccountExportView<'a> {
+    #[serde(with = "time::serde::rfc3339")]
+    pub exported_at: OffsetDateTime,
+    pub user: UserView<'a>,
+    pub sessions: Vec<SessionView<'a>>,
+    pub factors: Vec<FactorView<'a>>,
+    pub recovery_codes_left: usize,
+    pub passkeys: Vec<PasskeyView<'a>>,
+    /// The linked provider accounts.
+    pub identities: Vec<IdentityView<'a>>,
+    /// The security log, newest first.
+    pub events: Vec<EventView<'a>>,
+}
+
+impl<'a> AccountExportView<'a> {
+    pub fn of(account: &'a AccountExport, current: SessionId, types: &'a UserTypes) -> Self {
+        Self {
+            exported_at: account.exported_at,
+            user: UserView::new(&account.user, types),
+            sessions: account
+                .sessions
+                .iter()
+                .map(|session| SessionView::of(session, current))
+                .collect(),
+            factors: account.factors.iter().map(FactorView::from).collect(),
+            recovery_codes_left: account.recovery_codes_left,
+            passkeys: account.passkeys.iter().map(PasskeyView::from).collect(),
+            identities: account.identities.iter().map(IdentityView::from).collect(),
+            events: account.events.iter().map(EventView::from).collect(),
         }
     }
 }

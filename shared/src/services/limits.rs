@@ -58,6 +58,26 @@ pub enum LimitedError {
     Store(#[from] StoreError),
 }
 
+/// `impl From<LimitedError>` for a service error with `RateLimited {
+/// retry_after_seconds }` and a conversion from `StoreError`.
+macro_rules! from_limited_error {
+    ($error:ty) => {
+        impl From<$crate::services::limits::LimitedError> for $error {
+            fn from(error: $crate::services::limits::LimitedError) -> Self {
+                match error {
+                    $crate::services::limits::LimitedError::RateLimited {
+                        retry_after_seconds,
+                    } => Self::RateLimited {
+                        retry_after_seconds,
+                    },
+                    $crate::services::limits::LimitedError::Store(error) => error.into(),
+                }
+            }
+        }
+    };
+}
+pub(crate) use from_limited_error;
+
 /// Counts one event and refuses it when over the limit.
 pub async fn enforce(
     app: &App,

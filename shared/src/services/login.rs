@@ -1,12 +1,16 @@
 //! `POST /v1/auth/login`: check the password, open a session, issue tokens.
 
+use std::time::Instant;
+
 use crate::App;
-use crate::domain::{AccountStatus, Authentication, Email, Login, Password, SessionId, UserType};
-use crate::ports::{Account, Session, StoreError};
+use crate::domain::{AccountStatus, Authentication, Email, Login, Password, UserId, UserType};
+use crate::ports::{Account, StoreError};
+use crate::services::mfa::{self, MfaRequired};
 use crate::services::passwords::{self, HashError};
-use crate::services::sessions::{self, TokenPair};
-use crate::services::throttle::{self, Subject, ThrottleError};
-use crate::tokens::{IssueError, RefreshToken};
+use crate::services::security_log;
+use crate::services::sessions::{self, Connection, TokenPair};
+use crate::services::throttle::{self, Subject};
+use crate::tokens::IssueError;
 
 #[derive(Debug)]
 pub struct Credentials {
@@ -30,6 +34,9 @@ pub enum LoginError {
     AccountDisabled,
     #[error("too many failed sign-ins; retry after {retry_after_seconds} s")]
     TooManyAttempts { retry_after_seconds: u64 },
+    /// The password was right; the account's second factor must follow.
+    #[error("a second factor is required")]
+    MfaRequired(MfaRequired),
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]
@@ -38,79 +45,82 @@ pub enum LoginError {
     Issue(#[from] IssueError),
 }
 
-impl From<ThrottleError> for LoginError {
-    fn from(error: ThrottleError) -> Self {
-        match error {
-            ThrottleError::TooManyAttempts {
-                retry_after_seconds,
-            } => Self::TooManyAttempts {
-                retry_after_seconds,
-            },
-            ThrottleError::Store(error) => Self::Store(error),
-        }
-    }
-}
+throttle::from_throttle_error!(LoginError);
 
-/// Signs in from `client_ip` (the connection's address, for throttling).
+/// Signs in over `connection`.
 pub async fn login(
     app: &App,
     credentials: Credentials,
-    client_ip: &str,
+    connection: &Connection<'_>,
 ) -> Result<TokenPair, LoginError> {
+    let client_ip = connection.ip;
     let account = find_account(app, &credentials.identifier, &credentials.user_type).await?;
     let subject = match &account {
         Some(account) => Subject::account(account.user.id, &account.password_hash, client_ip),
         None => Subject::unknown(&credentials.identifier, &credentials.user_type, client_ip),
     };
     let admission = throttle::admit(app, &subject, client_ip).await?;
+    let known = account.as_ref().map(|account| account.user.id);
     // Exactly one argon2id verification whatever the account's state, so
     // timing tells an unknown account from a wrong password no more than the
     // answer does.
     let verified = match account {
-        Some(account) => passwords::verify(credentials.password, account.password_hash.clone())
-            .await?
-            .then_some(account),
-        None => {
+        Some(account) if account.has_password() => {
+            passwords::verify(credentials.password, account.password_hash.clone())
+                .await?
+                .then_some(account)
+        }
+        // No account, or one without a password: as long as a check.
+        _ => {
             passwords::verify_dummy(credentials.password, app.config.argon2).await?;
             None
         }
     };
     let Some(account) = verified else {
         throttle::record_failure(app, admission);
+        log_failure(app, known, connection).await;
         return Err(LoginError::InvalidCredentials);
     };
-    throttle::record_success(app, &subject, admission).await?;
-    // Status is told only after a correct password.
-    let user = account.user;
-    match user.status {
-        AccountStatus::Disabled => return Err(LoginError::AccountDisabled),
-        AccountStatus::Waiting if app.config.require_email_confirmation => {
-            return Err(LoginError::EmailNotConfirmed);
-        }
-        AccountStatus::Waiting | AccountStatus::Active => {}
-    }
-
     let now = app.clock.now();
-    let lifetime = if credentials.remember_me {
-        app.config.remembered_session_ttl
-    } else {
-        app.config.session_ttl
+    let user = &account.user;
+    // Status is told only after a correct password, and before a second
+    // factor is asked for: a code would not make a disabled or unconfirmed
+    // account any more able to sign in.
+    let refusal = match user.status {
+        AccountStatus::Disabled => Some(LoginError::AccountDisabled),
+        AccountStatus::Waiting if app.config.require_email_confirmation => {
+            Some(LoginError::EmailNotConfirmed)
+        }
+        AccountStatus::Waiting | AccountStatus::Active => None,
     };
-    let session_id = SessionId::new();
-    let refresh_token = RefreshToken::generate(user.id, session_id);
-    let session = Session {
-        id: session_id,
-        user_id: user.id,
-        refresh_hash: refresh_token.hash(),
-        previous_hash: None,
-        older_hashes: Vec::new(),
-        rotated_at: None,
-        generation: 0,
-        remember_me: credentials.remember_me,
-        authentication: Authentication::password(now),
-        created_at: now,
-        expires_at: now + lifetime,
-    };
+    if user.second_factor && refusal.is_none() {
+        // Not signed in until the second factor is: the attempt stays
+        // counted, so rounds of a known password and guessed codes slow
+        // down like wrong passwords; the second factor's success ends the
+        // streak.
+        throttle::record_failure(app, admission);
+        let challenge = mfa::challenge(
+            app,
+            &account,
+            credentials.remember_me,
+            Authentication::password(now),
+        )
+        .await?;
+        return Err(LoginError::MfaRequired(challenge));
+    }
+    throttle::record_success(app, &subject, admission).await?;
+    if let Some(refusal) = refusal {
+        return Err(refusal);
+    }
+    let (session, refresh_token) = sessions::new_session(
+        app,
+        user.id,
+        credentials.remember_me,
+        Authentication::password(now),
+        connection,
+        now,
+    );
+    let session_id = session.id;
     // Signed before the session is stored, so a signing fault leaves no
     // session behind that no client holds a token for.
     let pair = sessions::token_pair(app, &session, &user.user_type, refresh_token, now).await?;
@@ -145,5 +155,19 @@ pub(crate) async fn find_account(
             Ok(login) => app.store.find_by_login(&user_type.login_key(&login)).await,
             Err(_) => Ok(None),
         }
+    }
+}
+
+/// Records a wrong password in the account's security log. An unknown
+/// identifier has no log: its answer waits as long as the write takes for
+/// a known one, so timing does not tell them apart.
+async fn log_failure(app: &App, known: Option<UserId>, connection: &Connection<'_>) {
+    let started = Instant::now();
+    match known {
+        Some(user_id) => {
+            security_log::failed_sign_in(app, user_id, connection, "pwd").await;
+            app.pacers.sign_in_failure.record(started.elapsed());
+        }
+        None => app.pacers.sign_in_failure.pad(started).await,
     }
 }

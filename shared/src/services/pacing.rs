@@ -1,5 +1,5 @@
 //! Answers that must not tell whether an address has an account (forgot,
-//! resend) take as long either way. The request that finds an account does
+//! resend, emailed sign-in codes) take as long either way. The request that finds an account does
 //! the work (store writes, an email through SES) and records how long it
 //! took; one that finds none, or sends nothing, waits until the median of
 //! the recent working ones has passed. Mail stays on the response path, so
@@ -59,7 +59,7 @@ impl Pacer {
     }
 
     /// Waits until `started` plus [`Pacer::target`].
-    async fn pad(&self, started: Instant) {
+    pub async fn pad(&self, started: Instant) {
         let target = self.target();
         let elapsed = started.elapsed();
         if let Some(left) = target.checked_sub(elapsed) {
@@ -74,6 +74,14 @@ impl Pacer {
 pub struct Pacers {
     pub forgot: Pacer,
     pub resend: Pacer,
+    /// Asking for a sign-in code by email.
+    pub email_code: Pacer,
+    /// Checking an emailed sign-in code: a known address's check takes a
+    /// store write and a MAC, an unknown one's only the MAC.
+    pub email_code_check: Pacer,
+    /// Logging a wrong password: a known account's takes a store write, an
+    /// unknown identifier's nothing.
+    pub sign_in_failure: Pacer,
 }
 
 #[cfg(test)]

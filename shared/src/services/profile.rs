@@ -10,17 +10,19 @@ use time::OffsetDateTime;
 
 use crate::App;
 use crate::domain::{
-    AccountStatus, Address, AddressId, AddressValue, AttributeError, AttributePatch, Locale, Login,
-    MAX_ADDRESSES, Password, PasswordError, PersonName, Role, Roles, User, UserId,
+    AccountStatus, Actor, Address, AddressId, AddressValue, AttributeError, AttributePatch,
+    EventKind, Locale, Login, MAX_ADDRESSES, Password, PasswordError, PersonName, Role, Roles,
+    SecurityEvent, SessionOrigin, User, UserId,
 };
 use crate::mail;
 use crate::ports::{
     ChangeOutcome, EndSessions, ProfileChange, Store, StoreError, UserPage, UserSearch,
 };
+use crate::services::COLLISION_RETRIES;
 use crate::services::notify;
 use crate::services::passwords::{self, HashError};
+use crate::services::reauth::{self, ReauthError};
 use crate::services::sessions::Principal;
-use crate::services::throttle::{self, Subject, ThrottleError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -51,10 +53,29 @@ pub enum ProfileError {
     /// An admin may not lock themselves out; `field` names the change.
     #[error("an admin cannot take their own account out of active or drop their own admin role")]
     SelfLockout { field: &'static str },
+    #[error("a recent sign-in or the current password is required")]
+    ReauthenticationRequired,
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]
     Store(StoreError),
+}
+
+impl From<ReauthError> for ProfileError {
+    fn from(error: ReauthError) -> Self {
+        match error {
+            ReauthError::Required => Self::ReauthenticationRequired,
+            ReauthError::InvalidCredentials => Self::InvalidCredentials,
+            ReauthError::TooManyAttempts {
+                retry_after_seconds,
+            } => Self::TooManyAttempts {
+                retry_after_seconds,
+            },
+            ReauthError::CallerGone => Self::CallerGone,
+            ReauthError::Hash(error) => Self::Hash(error),
+            ReauthError::Store(error) => Self::Store(error),
+        }
+    }
 }
 
 impl From<StoreError> for ProfileError {
@@ -66,8 +87,13 @@ impl From<StoreError> for ProfileError {
     }
 }
 
-/// Collisions with concurrent writers before a change gives up.
-const COLLISION_RETRIES: usize = 5;
+/// What a profile change writes besides the profile.
+#[derive(Clone, Copy)]
+struct Writes<'a> {
+    password_hash: Option<&'a str>,
+    end_sessions: EndSessions,
+    event: Option<&'a SecurityEvent>,
+}
 
 /// Reads the account, applies `edit`, and writes it if nobody wrote in
 /// between; otherwise reads again. `missing` is the error when there is no
@@ -77,8 +103,7 @@ async fn change(
     now: OffsetDateTime,
     user_id: UserId,
     missing: fn() -> ProfileError,
-    password_hash: Option<&str>,
-    end_sessions: EndSessions,
+    writes: Writes<'_>,
     mut edit: impl FnMut(&mut User) -> Result<(), ProfileError>,
 ) -> Result<(User, usize), ProfileError> {
     for _ in 0..COLLISION_RETRIES {
@@ -94,8 +119,11 @@ async fn change(
                 user: &user,
                 expected_version: stored.version,
                 previous_login: stored.login.as_ref(),
-                password_hash,
-                end_sessions,
+                previous_email: &stored.email,
+                password_hash: writes.password_hash,
+                completes: None,
+                end_sessions: writes.end_sessions,
+                event: writes.event,
             })
             .await?;
         match outcome {
@@ -119,8 +147,11 @@ async fn change_own(
         app.clock.now(),
         caller.user_id,
         || ProfileError::CallerGone,
-        None,
-        EndSessions::None,
+        Writes {
+            password_hash: None,
+            end_sessions: EndSessions::None,
+            event: None,
+        },
         edit,
     )
     .await?;
@@ -191,28 +222,7 @@ pub async fn change_password(
     current: Password,
     new_password: &str,
 ) -> Result<(), ProfileError> {
-    let account = app
-        .store
-        .get_account(caller.user_id)
-        .await?
-        .ok_or(ProfileError::CallerGone)?;
-    let subject = Subject::account(caller.user_id, &account.password_hash, client_ip);
-    let admission =
-        throttle::admit(app, &subject, client_ip)
-            .await
-            .map_err(|error| match error {
-                ThrottleError::TooManyAttempts {
-                    retry_after_seconds,
-                } => ProfileError::TooManyAttempts {
-                    retry_after_seconds,
-                },
-                ThrottleError::Store(error) => error.into(),
-            })?;
-    if !passwords::verify(current, account.password_hash).await? {
-        throttle::record_failure(app, admission);
-        return Err(ProfileError::InvalidCredentials);
-    }
-    throttle::record_success(app, &subject, admission).await?;
+    let account = reauth::check_password(app, caller.user_id, current, client_ip).await?;
     let user = account.user;
     let password = user
         .new_password(new_password, &app.config.password_policy)
@@ -223,8 +233,17 @@ pub async fn change_password(
         app.clock.now(),
         caller.user_id,
         || ProfileError::CallerGone,
-        Some(&hash),
-        EndSessions::AllExcept(caller.session_id),
+        Writes {
+            password_hash: Some(&hash),
+            end_sessions: EndSessions::AllExcept(caller.session_id),
+            event: Some(&SecurityEvent::new(
+                caller.user_id,
+                EventKind::PasswordChanged,
+                Actor::Owner,
+                SessionOrigin::new(client_ip, None),
+                app.clock.now(),
+            )),
+        },
         |_| Ok(()),
     )
     .await?;
@@ -350,6 +369,15 @@ pub async fn admin_update(
     .await
 }
 
+/// `GET /v1/admin/users/{id}`: the whole account, disabled or not.
+pub async fn admin_view(app: &App, caller: &Principal, id: UserId) -> Result<User, ProfileError> {
+    require_admin(app, caller).await?;
+    app.store
+        .get_user(id)
+        .await?
+        .ok_or(ProfileError::UserNotFound)
+}
+
 /// `GET /v1/admin/users`: accounts of one type, newest first, filtered.
 pub async fn search_users(
     app: &App,
@@ -407,13 +435,32 @@ pub async fn apply_admin_change(
     } else {
         EndSessions::None
     };
+    let actor = acting.map_or(Actor::Operator, Actor::Admin);
+    let mut event = SecurityEvent::new(
+        id,
+        EventKind::AccountChanged,
+        actor,
+        SessionOrigin::default(),
+        now,
+    );
+    if let Some(status) = request.status {
+        event = event.with("status", status.as_str());
+    }
+    if let Some(roles) = &request.roles {
+        let roles: Vec<Role> = roles.clone().into();
+        let names: Vec<&str> = roles.iter().map(Role::as_str).collect();
+        event = event.with("roles", names.join(" "));
+    }
     let (user, sessions_ended) = change(
         store,
         now,
         id,
         || ProfileError::UserNotFound,
-        None,
-        end_sessions,
+        Writes {
+            password_hash: None,
+            end_sessions,
+            event: Some(&event),
+        },
         |user| {
             if let Some(status) = request.status {
                 user.status = status;

@@ -18,7 +18,7 @@ use crate::domain::{
 use crate::mail;
 use crate::ports::{Account, CodeKind, EmailMessage, Store, StoreError, StoredCode};
 use crate::secrets::OneTimeCode;
-use crate::services::limits::{self, LimitedError, Scope};
+use crate::services::limits::{self, Scope};
 use crate::services::notify;
 use crate::services::passwords::{self, HashError};
 
@@ -69,18 +69,7 @@ impl From<StoreError> for RegisterError {
     }
 }
 
-impl From<LimitedError> for RegisterError {
-    fn from(error: LimitedError) -> Self {
-        match error {
-            LimitedError::RateLimited {
-                retry_after_seconds,
-            } => Self::RateLimited {
-                retry_after_seconds,
-            },
-            LimitedError::Store(error) => error.into(),
-        }
-    }
-}
+limits::from_limited_error!(RegisterError);
 
 /// Registers from `client_ip` (the connection's address, for the limit).
 pub async fn register(

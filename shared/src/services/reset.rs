@@ -7,7 +7,9 @@
 //! session in one transaction, then sends a "password changed" notice.
 
 use crate::App;
-use crate::domain::{AccountStatus, PasswordError, UserId, UserType};
+use crate::domain::{
+    AccountStatus, Actor, EventKind, PasswordError, SecurityEvent, SessionOrigin, UserId, UserType,
+};
 use crate::mail;
 use crate::ports::{Account, CodeKind, ResetOutcome, StoreError, StoredCode};
 use crate::secrets::{OneTimeCode, SecretHash};
@@ -131,7 +133,19 @@ pub async fn reset_password(
         };
         match app
             .store
-            .reset_password(&hash, &updated, expected_version, now)
+            .reset_password(
+                &hash,
+                &updated,
+                expected_version,
+                &SecurityEvent::new(
+                    user_id,
+                    EventKind::PasswordReset,
+                    Actor::Owner,
+                    SessionOrigin::default(),
+                    now,
+                ),
+                now,
+            )
             .await?
         {
             ResetOutcome::Reset { sessions_ended } => {

@@ -20,7 +20,10 @@
 use time::OffsetDateTime;
 
 use crate::App;
-use crate::domain::{AccountStatus, SessionId, UserId, UserType};
+use crate::domain::{
+    AccountStatus, Actor, Authentication, EventKind, SecurityEvent, SessionId, SessionOrigin,
+    UserId, UserType,
+};
 use crate::ports::{Session, StoreError};
 use crate::secrets::SecretHash;
 use crate::tokens::{AccessClaims, IssueError, RefreshToken, issue_access_token};
@@ -32,6 +35,54 @@ pub struct TokenPair {
     pub refresh_token: RefreshToken,
     pub refresh_expires_in: u64,
     pub user_id: UserId,
+}
+
+/// The connection a sign-in came on: its address (throttles count by it,
+/// the session keeps its network) and the user agent.
+#[derive(Debug, Clone, Copy)]
+pub struct Connection<'a> {
+    pub ip: &'a str,
+    pub user_agent: Option<&'a str>,
+}
+
+impl Connection<'_> {
+    pub fn origin(&self) -> SessionOrigin {
+        SessionOrigin::new(self.ip, self.user_agent)
+    }
+}
+
+/// A new session of `user_id` (not yet stored) opened over `connection`,
+/// and its first refresh token: short, or long when `remember_me`.
+pub fn new_session(
+    app: &App,
+    user_id: UserId,
+    remember_me: bool,
+    authentication: Authentication,
+    connection: &Connection<'_>,
+    now: OffsetDateTime,
+) -> (Session, RefreshToken) {
+    let lifetime = if remember_me {
+        app.config.remembered_session_ttl
+    } else {
+        app.config.session_ttl
+    };
+    let id = SessionId::new();
+    let refresh_token = RefreshToken::generate(user_id, id);
+    let session = Session {
+        id,
+        user_id,
+        refresh_hash: refresh_token.hash(),
+        previous_hash: None,
+        older_hashes: Vec::new(),
+        rotated_at: None,
+        generation: 0,
+        remember_me,
+        authentication,
+        origin: connection.origin(),
+        created_at: now,
+        expires_at: now + lifetime,
+    };
+    (session, refresh_token)
 }
 
 /// A new access token for the session of an account of `user_type`,
@@ -130,7 +181,10 @@ async fn session_of(
     match presented(app, &session, &token.hash(), now) {
         Presented::Current => Ok(session),
         Presented::Replay => {
-            app.store.end_session(user_id, session_id).await?;
+            let event = session_ended(app, user_id, session_id, "refresh_token_replayed");
+            app.store
+                .end_session(user_id, session_id, Some(&event))
+                .await?;
             tracing::warn!(%user_id, %session_id, "replayed refresh token; session ended");
             Err(SessionError::InvalidToken)
         }
@@ -148,8 +202,15 @@ pub async fn refresh(app: &App, presented: &str) -> Result<TokenPair, SessionErr
     // An account disabled or deleted since sign-in gets no new tokens.
     let user = match app.store.get_user(user_id).await? {
         Some(user) if user.status != AccountStatus::Disabled => user,
-        _ => {
-            app.store.end_session(user_id, session_id).await?;
+        Some(_) => {
+            let event = session_ended(app, user_id, session_id, "account_disabled");
+            app.store
+                .end_session(user_id, session_id, Some(&event))
+                .await?;
+            return Err(SessionError::InvalidToken);
+        }
+        None => {
+            app.store.end_session(user_id, session_id, None).await?;
             return Err(SessionError::InvalidToken);
         }
     };
@@ -250,10 +311,41 @@ pub async fn logout(app: &App, request: Logout) -> Result<(), SessionError> {
         if request.all {
             let ended = app.store.end_all_sessions(user_id).await?;
             tracing::info!(%user_id, ended, "signed out everywhere");
+            let event = SecurityEvent::new(
+                user_id,
+                EventKind::SessionsEnded,
+                Actor::Owner,
+                SessionOrigin::default(),
+                app.clock.now(),
+            )
+            .with("sessions", ended.to_string())
+            .with("reason", "sign_out_everywhere");
+            crate::services::security_log::record(app, &event).await;
         } else {
-            app.store.end_session(user_id, session_id).await?;
+            let event = session_ended(app, user_id, session_id, "sign_out");
+            app.store
+                .end_session(user_id, session_id, Some(&event))
+                .await?;
             tracing::info!(%user_id, %session_id, "signed out");
         }
     }
     Ok(())
+}
+
+/// The log's entry for a session ended by its owner's token, and why.
+pub(crate) fn session_ended(
+    app: &App,
+    user_id: UserId,
+    session_id: SessionId,
+    reason: &str,
+) -> SecurityEvent {
+    SecurityEvent::new(
+        user_id,
+        EventKind::SessionEnded,
+        Actor::Owner,
+        SessionOrigin::default(),
+        app.clock.now(),
+    )
+    .with("session_id", session_id.to_string())
+    .with("reason", reason)
 }

@@ -38,23 +38,28 @@ pub struct Subject {
     everywhere: String,
 }
 
+/// An identifier as typed, normalized the way lookups are: an email's key,
+/// or the trimmed, lower-cased text.
+pub(crate) fn identifier_key(identifier: &str) -> String {
+    match Email::parse(identifier) {
+        Ok(email) => email.key().to_owned(),
+        Err(_) => identifier.trim().to_lowercase(),
+    }
+}
+
 impl Subject {
     /// An account's sign-ins from `client_ip` under its current password
     /// hash (`credential`): a new password starts both streaks afresh, so an
     /// owner who reset it is not held back by the failures before.
     pub fn account(id: UserId, credential: &str, client_ip: &str) -> Self {
-        let credential = SecretHash::of(credential);
-        Self::of(&format!("account:{id}:{}", credential.as_str()), client_ip)
+        Self::of(&account_whose(id, credential), client_ip)
     }
 
     /// An identifier that matched no account of `user_type`, normalized the
     /// way lookups are, so case or Unicode variants share one streak (and
     /// one type's streak is not another's).
     pub fn unknown(identifier: &str, user_type: &UserType, client_ip: &str) -> Self {
-        let normalized = user_type.scope(&match Email::parse(identifier) {
-            Ok(email) => email.key().to_owned(),
-            Err(_) => identifier.trim().to_lowercase(),
-        });
+        let normalized = user_type.scope(&identifier_key(identifier));
         Self::of(&format!("identifier:{normalized}"), client_ip)
     }
 
@@ -67,10 +72,44 @@ impl Subject {
     }
 }
 
+fn account_whose(id: UserId, credential: &str) -> String {
+    format!("account:{id}:{}", SecretHash::of(credential).as_str())
+}
+
+/// The key of an account's streak from everywhere under its password hash
+/// `credential`, to forget it with the account. Its streaks per network
+/// cannot be listed (their keys hash the network in); with the password
+/// hash gone nothing links them to the account, and they lapse a day after
+/// their last failure.
+pub fn account_streak_everywhere(id: UserId, credential: &str) -> String {
+    hashed(&account_whose(id, credential))
+}
+
 /// Keys hold no identifiers or addresses.
 fn hashed(raw: &str) -> String {
     format!("login#{}", SecretHash::of(raw).as_str())
 }
+
+/// `From<ThrottleError>` for a service error with `TooManyAttempts {
+/// retry_after_seconds }` and `Store(StoreError)` variants: every service
+/// that admits an attempt reports the throttle's refusal the same way.
+macro_rules! from_throttle_error {
+    ($error:ty) => {
+        impl From<$crate::services::throttle::ThrottleError> for $error {
+            fn from(error: $crate::services::throttle::ThrottleError) -> Self {
+                match error {
+                    $crate::services::throttle::ThrottleError::TooManyAttempts {
+                        retry_after_seconds,
+                    } => Self::TooManyAttempts {
+                        retry_after_seconds,
+                    },
+                    $crate::services::throttle::ThrottleError::Store(error) => Self::Store(error),
+                }
+            }
+        }
+    };
+}
+pub(crate) use from_throttle_error;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ThrottleError {

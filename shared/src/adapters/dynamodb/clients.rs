@@ -79,11 +79,7 @@ impl ClientStore for DynamoStore {
             )
             .send()
             .await;
-        match updated {
-            Ok(_) => Ok(true),
-            Err(error) if error.code() == Some("ConditionalCheckFailedException") => Ok(false),
-            Err(error) => Err(classify(error)),
-        }
+        applied(updated)
     }
 
     async fn delete_client(&self, id: ClientId) -> Result<bool, StoreError> {

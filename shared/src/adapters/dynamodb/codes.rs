@@ -1,6 +1,7 @@
 //! `CodeStore` on DynamoDB: confirmation and reset codes.
 
 use super::*;
+use crate::ports::email_confirmed_event;
 
 #[async_trait]
 impl CodeStore for DynamoStore {
@@ -61,6 +62,7 @@ impl CodeStore for DynamoStore {
         let items = vec![
             TransactWriteItem::builder().update(spend).build(),
             TransactWriteItem::builder().update(activate).build(),
+            self.put_event(&email_confirmed_event(code.user_id, now))?,
         ];
         match self.transact(items).await? {
             Ok(()) => Ok(ConfirmOutcome::Confirmed(code.user_id)),
@@ -152,6 +154,7 @@ impl CodeStore for DynamoStore {
         hash: &SecretHash,
         account: &Account,
         expected_version: u64,
+        event: &SecurityEvent,
         now: OffsetDateTime,
     ) -> Result<ResetOutcome, StoreError> {
         let user_id = account.user.id;
@@ -194,6 +197,7 @@ impl CodeStore for DynamoStore {
             TransactWriteItem::builder().update(spend).build(),
             TransactWriteItem::builder().delete(retire_pointer).build(),
             TransactWriteItem::builder().put(profile).build(),
+            self.put_event(event)?,
         ];
         let sessions = self.session_keys(user_id).await?;
         for key in sessions.iter().take(SESSIONS_PER_RESET_TRANSACTION) {

@@ -4,6 +4,11 @@
 
 mod clients;
 mod codes;
+mod email_codes;
+mod events;
+mod factors;
+mod identities;
+mod passkeys;
 mod rates;
 mod sessions;
 mod users;
@@ -17,7 +22,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
-    TimeToLiveSpecification, TransactWriteItem, Update,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -27,14 +32,19 @@ use time::format_description::well_known::Rfc3339;
 
 use super::aws::SdkFailure;
 use super::records::{
-    self, AccountsIndex, ClientItem, CodeItem, CounterItem, GuardItem, ProfileItem,
-    ResetPointerItem, SessionItem, StreakItem, UserRecord, attr,
+    self, AccountsIndex, CeremonyItem, ClientItem, CodeItem, CounterItem, EmailCodeItem, EventItem,
+    FactorItem, FlightItem, GrantItem, GuardItem, IdentityItem, IdentityOwnerItem,
+    MfaChallengeItem, PasskeyItem, PasskeyOwnerItem, ProfileItem, RecoveryItem, ResetPointerItem,
+    SessionItem, StreakItem, UserRecord, attr,
 };
-use crate::domain::{AccountStatus, ClientId, SessionId, User, UserId};
+use crate::domain::{AccountStatus, ClientId, SecurityEvent, SessionId, User, UserId};
 use crate::ports::{
-    Account, ChangeOutcome, ClientStore, CodeKind, CodeStore, ConfirmOutcome, EndSessions,
-    FailureStreak, ProfileChange, RateStore, ResetOutcome, ServiceClient, Session, SessionStore,
-    StoreError, StoredCode, UserPage, UserSearch, UserStore,
+    Account, AccountDeletion, ActivationOutcome, ChangeOutcome, ClientStore, CodeKind, CodeStore,
+    ConfirmOutcome, DeletionOutcome, EMAIL_CODE_ATTEMPTS, EmailCodeOutcome, EmailCodeStore,
+    EmailSignInCode, EndSessions, EventPage, EventStore, Factor, FactorActivation, FactorRemoval,
+    FactorStore, FailureStreak, MFA_ATTEMPTS, MfaChallenge, MfaFinish, MfaOutcome, MfaProof,
+    ProfileChange, RateStore, ResetOutcome, ServiceClient, Session, SessionStore, StoreError,
+    StoredCode, UserPage, UserSearch, UserStore,
 };
 use crate::secrets::SecretHash;
 
@@ -50,14 +60,20 @@ const MAX_TRANSACTION_ITEMS: usize = 100;
 /// Queries one admin search page may make before it ends short.
 const SEARCH_QUERIES_PER_PAGE: usize = 10;
 
-/// A reset writes three items of its own and ends up to this many sessions
-/// in the same transaction.
-const SESSIONS_PER_RESET_TRANSACTION: usize = MAX_TRANSACTION_ITEMS - 3;
+/// Tries of a write that must finish once begun, about 1.5 s of pauses.
+const UNCONDITIONAL_TRIES: u32 = 5;
+
+/// A reset writes four items of its own (the code, the pointer, the
+/// profile, the log's entry) and ends up to this many sessions in the same
+/// transaction.
+const SESSIONS_PER_RESET_TRANSACTION: usize = MAX_TRANSACTION_ITEMS - 4;
 
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// How long the security log keeps an entry.
+    audit_retention: std::time::Duration,
 }
 
 impl DynamoStore {
@@ -65,6 +81,16 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            audit_retention: records::DEFAULT_AUDIT_RETENTION,
+        }
+    }
+
+    /// Keeps the security log's entries for `retention` instead of
+    /// [`records::DEFAULT_AUDIT_RETENTION`].
+    pub fn with_audit_retention(self, retention: std::time::Duration) -> Self {
+        Self {
+            audit_retention: retention,
+            ..self
         }
     }
 
@@ -105,6 +131,14 @@ impl DynamoStore {
                             .projection_type(ProjectionType::All)
                             .build(),
                     )
+                    .build()
+                    .map_err(boxed)?,
+            )
+            // As template.yaml: the stream carries the lifecycle events.
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewImage)
                     .build()
                     .map_err(boxed)?,
             )
@@ -182,6 +216,24 @@ impl DynamoStore {
         }
     }
 
+    /// Puts `record` at `(pk, sk)` on its own, if nothing is there.
+    async fn put_absent(
+        &self,
+        pk: String,
+        sk: &str,
+        record: &impl Serialize,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(pk, sk, record)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
     fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
@@ -245,7 +297,66 @@ impl DynamoStore {
         }
     }
 
-    /// The keys of every session item of the user.
+    /// Runs an unconditional transaction, retrying throttling and failures
+    /// with growing pauses before giving up: for work that must finish once
+    /// begun (the rest of an account's deletion).
+    async fn transact_with_retries(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        let mut pause = std::time::Duration::from_millis(50);
+        let mut tries = 1;
+        loop {
+            match self.transact(items.clone()).await {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(reasons)) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "an unconditional write was refused: {reasons:?}"
+                    )));
+                }
+                Err(error) if tries < UNCONDITIONAL_TRIES => {
+                    tracing::warn!(%error, ?pause, "write failed; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                    tries += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// The items under a user whose sort key starts with `prefix` (their
+    /// sessions, factors, passkeys; all of them for an empty prefix), read
+    /// consistently, every page.
+    async fn user_items<T: DeserializeOwned>(
+        &self,
+        user_id: UserId,
+        prefix: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", AttributeValue::S(records::user_pk(user_id)));
+        // A key condition may not compare with an empty string.
+        query = if prefix.is_empty() {
+            query.key_condition_expression("pk = :pk")
+        } else {
+            query
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+        };
+        let items = query
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(classify)?;
+        items
+            .into_iter()
+            .map(|item| from_item(item).map_err(|error| StoreError::Corrupt(error.to_string())))
+            .collect()
+    }
+
     async fn session_keys(&self, user_id: UserId) -> Result<Vec<Item>, StoreError> {
         self.client
             .query()
@@ -351,6 +462,41 @@ impl DynamoStore {
             .map(|_| code))
     }
 
+    /// Counts one more try at the single-use item at `key` (a sign-in
+    /// challenge, an emailed code), in one conditional update: only if it
+    /// exists, is unused and unexpired, and had fewer than `max` tries.
+    /// The item as it is now, or `None` when the try may not go ahead.
+    async fn count_attempt<T: DeserializeOwned>(
+        &self,
+        key: Item,
+        now: OffsetDateTime,
+        max: u32,
+    ) -> Result<Option<T>, StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression("SET attempts = attempts + :one")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(used_at) \
+                 AND expires_at > :now AND attempts < :max",
+            )
+            .expression_attribute_values(":one", number(1))
+            .expression_attribute_values(":now", number(now.unix_timestamp()))
+            .expression_attribute_values(":max", number(i64::from(max)))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match updated {
+            Ok(output) => from_item(output.attributes.unwrap_or_default())
+                .map(Some)
+                .map_err(|error| StoreError::Corrupt(error.to_string())),
+            Err(error) if error.code() == Some("ConditionalCheckFailedException") => Ok(None),
+            Err(error) => Err(classify(error)),
+        }
+    }
+
     async fn find_by_guard(&self, pk: String, sk: &str) -> Result<Option<Account>, StoreError> {
         let Some(guard) = self.get::<GuardItem>(pk, sk).await? else {
             return Ok(None);
@@ -368,6 +514,20 @@ fn failed_at(reasons: &[Option<String>], index: usize) -> bool {
 
 fn boxed(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Backend(Box::new(error))
+}
+
+/// Whether a conditional single-item write was applied: `false` when its
+/// condition did not hold.
+fn applied<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if error.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(error) => Err(classify(error)),
+    }
 }
 
 fn classify<E, R>(error: SdkError<E, R>) -> StoreError

@@ -78,11 +78,7 @@ impl RateStore for DynamoStore {
                     .expression_attribute_values(":at", number(expected.last_failure_ms))
             }
         };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(error) if error.code() == Some("ConditionalCheckFailedException") => Ok(false),
-            Err(error) => Err(classify(error)),
-        }
+        applied(put.send().await)
     }
 
     async fn failure_streak(&self, key: &str) -> Result<Option<FailureStreak>, StoreError> {

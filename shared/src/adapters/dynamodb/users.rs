@@ -1,6 +1,8 @@
 //! `UserStore` on DynamoDB: profiles and their uniqueness guards.
 
 use super::*;
+use crate::adapters::records::EmailChangeItem;
+use crate::ports::{EmailChange, registered_event};
 
 #[async_trait]
 impl UserStore for DynamoStore {
@@ -38,6 +40,7 @@ impl UserStore for DynamoStore {
             )?)?);
         }
         items.extend(self.new_code(confirmation)?);
+        items.push(self.put_event(&registered_event(user))?);
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(reasons) if failed_at(&reasons, 1) => Err(StoreError::EmailTaken),
@@ -128,6 +131,12 @@ impl UserStore for DynamoStore {
             items.push(TransactWriteItem::builder().delete(release).build());
         }
         items.extend(self.new_code(confirmation)?);
+        items.push(self.put_event(&registered_event(user))?);
+        // The expired account's own entry goes with it.
+        items.push(self.delete(Self::key(
+            records::user_pk(old.id),
+            &records::event_sk(registered_event(old).id),
+        ))?);
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(reasons) if failed_at(&reasons, 0) || failed_at(&reasons, 1) => {
@@ -166,6 +175,35 @@ impl UserStore for DynamoStore {
         Ok(profile.map(ProfileItem::into_account))
     }
 
+    async fn replace_email_change(&self, change: &EmailChange) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(
+                records::user_pk(change.user_id),
+                records::EMAIL_CHANGE,
+                &EmailChangeItem::new(change),
+            )?))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn email_change(
+        &self,
+        user_id: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Option<EmailChange>, StoreError> {
+        match self
+            .get::<EmailChangeItem>(records::user_pk(user_id), records::EMAIL_CHANGE)
+            .await?
+        {
+            Some(item) => item.into_change(user_id, now),
+            None => Ok(None),
+        }
+    }
+
     async fn update_profile(&self, change: ProfileChange<'_>) -> Result<ChangeOutcome, StoreError> {
         let user = change.user;
         // The index attributes too: items from before the index get them.
@@ -202,6 +240,47 @@ impl UserStore for DynamoStore {
             .build()
             .map_err(boxed)?;
         let mut items = vec![TransactWriteItem::builder().update(profile).build()];
+        if let Some(event) = change.event {
+            items.push(self.put_event(event)?);
+        }
+
+        if let Some((hash, now)) = change.completes {
+            let spend = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(Self::key(
+                    records::user_pk(user.id),
+                    records::EMAIL_CHANGE,
+                )))
+                .condition_expression("code_hash = :hash AND expires_at > :now")
+                .expression_attribute_values(":hash", AttributeValue::S(hash.as_str().to_owned()))
+                .expression_attribute_values(":now", number(now.unix_timestamp()))
+                .build()
+                .map_err(boxed)?;
+            items.push(TransactWriteItem::builder().delete(spend).build());
+        }
+
+        let email = user.email_key();
+        let previous_email = user.user_type.email_key(change.previous_email);
+        let mut new_email_guard_at = None;
+        if email != previous_email {
+            new_email_guard_at = Some(items.len());
+            items.push(self.put_new(Self::item(
+                records::email_pk(&email),
+                records::EMAIL,
+                &GuardItem { user_id: user.id },
+            )?)?);
+            let release = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(Self::key(
+                    records::email_pk(&previous_email),
+                    records::EMAIL,
+                )))
+                .condition_expression("user_id = :me")
+                .expression_attribute_values(":me", AttributeValue::S(user.id.to_string()))
+                .build()
+                .map_err(boxed)?;
+            items.push(TransactWriteItem::builder().delete(release).build());
+        }
 
         let login = user.login_key();
         let previous_login = change
@@ -247,6 +326,9 @@ impl UserStore for DynamoStore {
             Err(reasons) if new_guard_at.is_some_and(|index| failed_at(&reasons, index)) => {
                 return Err(StoreError::LoginTaken);
             }
+            Err(reasons) if new_email_guard_at.is_some_and(|index| failed_at(&reasons, index)) => {
+                return Err(StoreError::EmailTaken);
+            }
             Err(_) => return Ok(ChangeOutcome::Stale),
         }
         let mut sessions_ended = in_transaction;
@@ -254,6 +336,110 @@ impl UserStore for DynamoStore {
             sessions_ended += self.sweep_sessions(user.id, keep).await;
         }
         Ok(ChangeOutcome::Saved { sessions_ended })
+    }
+
+    async fn delete_account(
+        &self,
+        deletion: AccountDeletion<'_>,
+    ) -> Result<DeletionOutcome, StoreError> {
+        let user = deletion.user;
+        let me = AttributeValue::S(user.id.to_string());
+        let profile = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(records::user_pk(user.id), records::PROFILE)))
+            .condition_expression("#user.#version = :expected")
+            .set_expression_attribute_names(names(&[
+                ("#user", attr::USER),
+                ("#version", attr::VERSION),
+            ]))
+            .expression_attribute_values(":expected", number_u64(user.version))
+            .build()
+            .map_err(boxed)?;
+        let mut items = vec![TransactWriteItem::builder().delete(profile).build()];
+        let mut guards = vec![(records::email_pk(&user.email_key()), records::EMAIL)];
+        guards.extend(
+            user.login_key()
+                .map(|key| (records::login_pk(&key), records::LOGIN)),
+        );
+        for (pk, sk) in guards {
+            // A guard another account holds is left to it (the transaction
+            // fails and the account is read again); a missing one is fine.
+            let release = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(Self::key(pk, sk)))
+                .condition_expression("attribute_not_exists(pk) OR user_id = :me")
+                .expression_attribute_values(":me", me.clone())
+                .build()
+                .map_err(boxed)?;
+            items.push(TransactWriteItem::builder().delete(release).build());
+        }
+        for key in deletion.streaks {
+            items.push(self.delete(Self::key(records::streak_pk(key), records::STREAK))?);
+        }
+        items.push(self.put_event(deletion.event)?);
+        if self.transact(items).await?.is_err() {
+            return Ok(DeletionOutcome::Stale);
+        }
+        // Nothing can start a session for the account any more (that needs
+        // its profile), so the sessions read from here on are all it has.
+        let items = self
+            .finish_account_deletion(user.id, deletion.keep_last)
+            .await?;
+        Ok(DeletionOutcome::Deleted { items })
+    }
+
+    async fn finish_account_deletion(
+        &self,
+        user_id: UserId,
+        keep_last: Option<SessionId>,
+    ) -> Result<usize, StoreError> {
+        // Every item under the account: its sort key, and the reset
+        // pointer's code hash.
+        #[derive(serde::Deserialize)]
+        struct Under {
+            sk: String,
+            code_hash: Option<String>,
+        }
+        let items = self.user_items::<Under>(user_id, "").await?;
+        let reset_code_hash = items
+            .iter()
+            .find(|item| item.sk == records::RESET)
+            .and_then(|item| item.code_hash.clone());
+        let sort_keys = items.into_iter().map(|item| item.sk).collect();
+        let keys =
+            records::deletion_keys(user_id, sort_keys, reset_code_hash.as_deref(), keep_last);
+        for chunk in keys.chunks(MAX_TRANSACTION_ITEMS) {
+            let deletes = chunk
+                .iter()
+                .map(|(pk, sk)| self.delete(Self::key(pk.clone(), sk)))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.transact_with_retries(deletes).await?;
+        }
+        Ok(keys.len())
+    }
+
+    #[cfg(feature = "test-support")]
+    async fn all_items(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let items = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(classify)?;
+        items
+            .into_iter()
+            .map(|item| {
+                // As JSON, whose maps keep their keys in order (the SDK's do not).
+                let json: serde_json::Value = from_item(item).map_err(boxed)?;
+                let text = |name: &str| json[name].as_str().unwrap_or_default().to_owned();
+                Ok((text("pk"), text("sk"), json.to_string()))
+            })
+            .collect()
     }
 
     async fn search_users(&self, search: &UserSearch) -> Result<UserPage, StoreError> {

@@ -1,6 +1,7 @@
 //! `CodeStore` on the embedded store: confirmation and reset codes.
 
 use super::*;
+use crate::ports::email_confirmed_event;
 
 #[async_trait]
 impl CodeStore for EmbeddedStore {
@@ -10,6 +11,7 @@ impl CodeStore for EmbeddedStore {
         now: OffsetDateTime,
     ) -> Result<ConfirmOutcome, StoreError> {
         let code_pk = records::code_pk(hash);
+        let retention = self.audit_retention;
         self.write(move |table| {
             let Some(mut code) = get::<CodeItem>(table, &code_pk, records::CODE)? else {
                 return Ok(ConfirmOutcome::Invalid);
@@ -35,6 +37,8 @@ impl CodeStore for EmbeddedStore {
             code.used_at = Some(now.unix_timestamp());
             put(table, &profile_pk, records::PROFILE, &profile)?;
             put(table, &code_pk, records::CODE, &code)?;
+            let confirmed = email_confirmed_event(code.user_id, now);
+            put_event(table, code.user_id, &EventItem::new(&confirmed, retention))?;
             Ok(ConfirmOutcome::Confirmed(code.user_id))
         })
         .await
@@ -91,10 +95,12 @@ impl CodeStore for EmbeddedStore {
         hash: &SecretHash,
         account: &Account,
         expected_version: u64,
+        event: &SecurityEvent,
         now: OffsetDateTime,
     ) -> Result<ResetOutcome, StoreError> {
         let (code_pk, hash) = (records::code_pk(hash), hash.clone());
         let profile = ProfileItem::from_account(account);
+        let event = self.event_item(event);
         self.write(move |table| {
             let Some(mut code) = current_reset_code(table, &hash, now)? else {
                 return Ok(ResetOutcome::InvalidCode);
@@ -113,6 +119,7 @@ impl CodeStore for EmbeddedStore {
                 .remove((user_pk.as_str(), records::RESET))
                 .map_err(backend)?;
             put(table, &user_pk, records::PROFILE, &profile)?;
+            put_event(table, code.user_id, &event)?;
             let sessions = session_keys(table, &user_pk)?;
             for sk in &sessions {
                 table

@@ -6,9 +6,17 @@
 
 mod clients;
 mod codes;
+mod email_codes;
+mod events;
+mod factors;
+mod identities;
+mod passkeys;
 mod rates;
 mod sessions;
 mod users;
+
+pub use events::EventLog;
+use events::{forget_written, put_event};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,14 +28,20 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use super::records::{
-    self, ClientItem, CodeItem, CounterItem, GuardItem, ProfileItem, ResetPointerItem, SessionItem,
+    self, CeremonyItem, ClientItem, CodeItem, CounterItem, EmailCodeItem, EventItem, FactorItem,
+    FlightItem, GrantItem, GuardItem, IdentityItem, IdentityOwnerItem, MfaChallengeItem,
+    PasskeyItem, PasskeyOwnerItem, ProfileItem, RecoveryItem, ResetPointerItem, SessionItem,
     StreakItem, USER_PREFIX,
 };
-use crate::domain::{AccountStatus, ClientId, SessionId, User, UserId};
+use crate::domain::{AccountStatus, ClientId, SecurityEvent, SessionId, User, UserId};
+use crate::ports::registered_event;
 use crate::ports::{
-    Account, ChangeOutcome, ClientStore, CodeKind, CodeStore, ConfirmOutcome, EndSessions,
-    FailureStreak, ProfileChange, RateStore, ResetOutcome, ServiceClient, Session, SessionStore,
-    StoreError, StoredCode, UserPage, UserSearch, UserStore,
+    Account, AccountDeletion, ActivationOutcome, ChangeOutcome, ClientStore, CodeKind, CodeStore,
+    ConfirmOutcome, DeletionOutcome, EMAIL_CODE_ATTEMPTS, EmailCodeOutcome, EmailCodeStore,
+    EmailSignInCode, EndSessions, EventPage, EventStore, Factor, FactorActivation, FactorRemoval,
+    FactorStore, FailureStreak, MFA_ATTEMPTS, MfaChallenge, MfaFinish, MfaOutcome, MfaProof,
+    ProfileChange, RateStore, ResetOutcome, ServiceClient, Session, SessionStore, StoreError,
+    StoredCode, UserPage, UserSearch, UserStore,
 };
 use crate::secrets::SecretHash;
 
@@ -36,6 +50,10 @@ const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items"
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    /// How long the security log keeps an entry.
+    audit_retention: std::time::Duration,
+    /// Where committed writes' lifecycle events go, if anywhere.
+    event_log: Option<Arc<EventLog>>,
 }
 
 fn backend(error: impl Into<redb::Error>) -> StoreError {
@@ -55,7 +73,28 @@ impl EmbeddedStore {
         let write = db.begin_write().map_err(backend)?;
         write.open_table(ITEMS).map_err(backend)?;
         write.commit().map_err(backend)?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self {
+            db: Arc::new(db),
+            audit_retention: records::DEFAULT_AUDIT_RETENTION,
+            event_log: None,
+        })
+    }
+
+    /// Keeps the security log's entries for `retention` instead of
+    /// [`records::DEFAULT_AUDIT_RETENTION`].
+    pub fn with_audit_retention(self, retention: std::time::Duration) -> Self {
+        Self {
+            audit_retention: retention,
+            ..self
+        }
+    }
+
+    /// Appends the lifecycle events of every committed write to `log`.
+    pub fn with_event_log(self, log: EventLog) -> Self {
+        Self {
+            event_log: Some(Arc::new(log)),
+            ..self
+        }
     }
 
     /// Runs a read or write closure on a blocking thread (redb is synchronous).
@@ -88,13 +127,18 @@ impl EmbeddedStore {
         + Send
         + 'static,
     ) -> Result<T, StoreError> {
+        let event_log = self.event_log.clone();
         self.blocking(move |db| {
+            forget_written();
             let write = db.begin_write().map_err(backend)?;
             let outcome = {
                 let mut table = write.open_table(ITEMS).map_err(backend)?;
                 work(&mut table)?
             };
             write.commit().map_err(backend)?;
+            if let Some(log) = event_log {
+                log.append_committed();
+            }
             Ok(outcome)
         })
         .await
@@ -138,19 +182,33 @@ fn session_keys(
     table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
     pk: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let mut keys = Vec::new();
-    for entry in table
-        .range((pk, records::SESSION_PREFIX)..)
-        .map_err(backend)?
-    {
-        let (key, _) = entry.map_err(backend)?;
+    Ok(
+        items_with_prefix::<serde::de::IgnoredAny>(table, pk, records::SESSION_PREFIX)?
+            .into_iter()
+            .map(|(sk, _)| sk)
+            .collect(),
+    )
+}
+
+/// The items under `pk` whose sort key starts with `prefix`, with their
+/// sort keys, in key order.
+fn items_with_prefix<T: DeserializeOwned>(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    pk: &str,
+    prefix: &str,
+) -> Result<Vec<(String, T)>, StoreError> {
+    let mut items = Vec::new();
+    for entry in table.range((pk, prefix)..).map_err(backend)? {
+        let (key, value) = entry.map_err(backend)?;
         let (item_pk, sk) = key.value();
-        if item_pk != pk || !sk.starts_with(records::SESSION_PREFIX) {
+        if item_pk != pk || !sk.starts_with(prefix) {
             break;
         }
-        keys.push(sk.to_owned());
+        let item = serde_json::from_slice(value.value())
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        items.push((sk.to_owned(), item));
     }
-    Ok(keys)
+    Ok(items)
 }
 
 /// The reset code with this hash, if it is live, unspent and its account's
@@ -178,14 +236,17 @@ struct NewAccount {
     profile: ProfileItem,
     email_pk: String,
     login_pk: Option<String>,
+    /// The log's first entry.
+    registered: EventItem,
 }
 
 impl NewAccount {
-    fn of(account: &Account) -> Self {
+    fn of(account: &Account, audit_retention: std::time::Duration) -> Self {
         Self {
             profile: ProfileItem::from_account(account),
             email_pk: records::email_pk(&account.user.email_key()),
             login_pk: account.user.login_key().map(|key| records::login_pk(&key)),
+            registered: EventItem::new(&registered_event(&account.user), audit_retention),
         }
     }
 }
@@ -214,5 +275,5 @@ fn write_account(
     if let Some((pk, item)) = code {
         put(table, pk, records::CODE, item)?;
     }
-    Ok(())
+    put_event(table, profile.user.id, &account.registered)
 }

@@ -2,6 +2,53 @@
 
 use super::*;
 
+/// What a sign-in proved, for [`sign_in`].
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SignIn {
+    /// One proof (assurance level 1): refused on an account with a second
+    /// factor.
+    pub single_proof: bool,
+    /// It came by email, so the address is proven and a waiting account
+    /// becomes active.
+    pub proves_email: bool,
+}
+
+/// A sign-in's writes (the session with its entry in the security log,
+/// and the sign-in recorded on the profile) if the account still holds `credential`, is not disabled, and,
+/// for a session of one proof, has no second factor; `false` otherwise.
+pub(super) fn sign_in(
+    table: &mut Table<'_, (&'static str, &'static str), &'static [u8]>,
+    user_id: UserId,
+    (item, event): &(SessionItem, EventItem),
+    proof: SignIn,
+    credential: &str,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let user_pk = records::user_pk(user_id);
+    // Gone since it was read (deleted): refused like any change meanwhile.
+    let Some(mut profile) = get::<ProfileItem>(table, &user_pk, records::PROFILE)? else {
+        return Ok(false);
+    };
+    if profile.password_hash != credential
+        || profile.user.status == AccountStatus::Disabled
+        || (proof.single_proof && profile.user.second_factor)
+    {
+        return Ok(false);
+    }
+    if proof.proves_email {
+        // Disabled accounts were refused above (AccountStatus::after_email_proof).
+        profile.user.status = AccountStatus::Active;
+        profile.user.email_confirmed = true;
+    }
+    profile.user.last_sign_in_at = Some(now);
+    profile.user.sign_in_count += 1;
+    profile.user.version += 1;
+    put(table, &user_pk, records::PROFILE, &profile)?;
+    put(table, &user_pk, &records::session_sk(item.session_id), item)?;
+    put_event(table, user_id, event)?;
+    Ok(true)
+}
+
 #[async_trait]
 impl SessionStore for EmbeddedStore {
     async fn start_session(
@@ -10,28 +57,22 @@ impl SessionStore for EmbeddedStore {
         credential: &str,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let item = SessionItem::new(session);
-        let user_pk = records::user_pk(session.user_id);
+        let item = self.session_items(session);
+        let user_id = session.user_id;
+        let single_proof = session.authentication.assurance_level() < 2;
         let credential = credential.to_owned();
         self.write(move |table| {
-            let Some(mut profile) = get::<ProfileItem>(table, &user_pk, records::PROFILE)? else {
-                return Err(StoreError::Backend("session for a missing account".into()));
-            };
-            if profile.password_hash != credential || profile.user.status == AccountStatus::Disabled
-            {
-                return Ok(false);
-            }
-            profile.user.last_sign_in_at = Some(now);
-            profile.user.sign_in_count += 1;
-            profile.user.version += 1;
-            put(table, &user_pk, records::PROFILE, &profile)?;
-            put(
+            sign_in(
                 table,
-                &user_pk,
-                &records::session_sk(item.session_id),
+                user_id,
                 &item,
-            )?;
-            Ok(true)
+                SignIn {
+                    single_proof,
+                    proves_email: false,
+                },
+                &credential,
+                now,
+            )
         })
         .await
     }
@@ -65,11 +106,20 @@ impl SessionStore for EmbeddedStore {
         .await
     }
 
-    async fn end_session(&self, user_id: UserId, id: SessionId) -> Result<(), StoreError> {
+    async fn end_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+        event: Option<&SecurityEvent>,
+    ) -> Result<(), StoreError> {
         let (pk, sk) = (records::user_pk(user_id), records::session_sk(id));
+        let event = event.map(|event| self.event_item(event));
         self.write(move |table| {
             table.remove((pk.as_str(), sk.as_str())).map_err(backend)?;
-            Ok(())
+            match &event {
+                Some(event) => put_event(table, user_id, event),
+                None => Ok(()),
+            }
         })
         .await
     }
@@ -84,6 +134,24 @@ impl SessionStore for EmbeddedStore {
             Ok(sessions.len())
         })
         .await
+    }
+
+    async fn sessions(
+        &self,
+        user_id: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Session>, StoreError> {
+        let read = self.db.begin_read().map_err(backend)?;
+        let table = read.open_table(ITEMS).map_err(backend)?;
+        let mut sessions = Vec::new();
+        for (_, item) in items_with_prefix::<SessionItem>(
+            &table,
+            &records::user_pk(user_id),
+            records::SESSION_PREFIX,
+        )? {
+            sessions.extend(item.into_session(user_id, now)?);
+        }
+        Ok(sessions)
     }
 
     async fn get_session(

@@ -1,0 +1,5 @@
+//! Lambda binary for the `security-log` endpoint.
+
+fn main() -> Result<(), lambda_http::Error> {
+    latchkey_functions::run_lambda(latchkey_functions::Endpoint::SecurityLog)
+}
