@@ -68,6 +68,10 @@ pub struct Config {
     /// `REGISTRATION_LIMIT_PER_IP` (default `20/3600`): registrations one
     /// client IP may attempt per window, refused ones included; more get 429.
     pub registration_limit_per_ip: RateLimit,
+    /// `OIDC_START_LIMIT_PER_IP` (default `30/300`): sign-ins with another
+    /// provider one client IP may start per window (each keeps a flight
+    /// item for 10 minutes); more get 429.
+    pub oidc_start_limit_per_ip: RateLimit,
     /// `REGISTRATION_REVEALS_EXISTING` (default true): registering a taken
     /// email answers `409 email_taken`; false answers as a new registration
     /// would and mails the address's owner instead.
@@ -472,6 +476,7 @@ impl Config {
                 .rate_limit("EMAIL_REQUEST_LIMIT_PER_IP", "10/900")?,
             exists_limit_per_ip: reader.rate_limit("EXISTS_LIMIT_PER_IP", "30/60")?,
             registration_limit_per_ip: reader.rate_limit("REGISTRATION_LIMIT_PER_IP", "20/3600")?,
+            oidc_start_limit_per_ip: reader.rate_limit("OIDC_START_LIMIT_PER_IP", "30/300")?,
             registration_reveals_existing: reader.boolean("REGISTRATION_REVEALS_EXISTING", true)?,
             login_throttle: LoginThrottle {
                 failures_before_delay: reader.number("LOGIN_FAILURES_BEFORE_DELAY", 5)?,

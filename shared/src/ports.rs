@@ -984,6 +984,10 @@ pub struct ProviderGrant {
     pub remember_me: bool,
     /// When the provider's sign-in came back: the session's `auth_time`.
     pub authenticated_at: OffsetDateTime,
+    /// [`SecretHash`] of the account's password hash when the provider's
+    /// sign-in came back: a password set, changed or reset before the code
+    /// is traded kills it, as it ends every session.
+    pub credential_digest: SecretHash,
     pub expires_at: OffsetDateTime,
 }
 

@@ -45,6 +45,10 @@ fn browser() -> reqwest::Client {
 /// The embedded store, the client secret in the data folder's
 /// `secrets.json` (Secrets Manager's stand-in).
 async fn embedded() -> Setup {
+    embedded_with(&[]).await
+}
+
+async fn embedded_with(extra: &[(&str, &str)]) -> Setup {
     let provider = TestProvider::start().await;
     let arn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:oidc-test";
     let folder = tempfile::tempdir().unwrap();
@@ -54,14 +58,12 @@ async fn embedded() -> Setup {
     )
     .unwrap();
     let (providers, allowlist) = settings(&provider, arn);
-    let app = TestApp::embedded_in(
-        folder,
-        &[
-            ("OIDC_PROVIDERS", &providers),
-            ("OIDC_REDIRECT_ALLOWLIST", &allowlist),
-        ],
-    )
-    .await;
+    let mut pairs = vec![
+        ("OIDC_PROVIDERS", providers.as_str()),
+        ("OIDC_REDIRECT_ALLOWLIST", allowlist.as_str()),
+    ];
+    pairs.extend_from_slice(extra);
+    let app = TestApp::embedded_in(folder, &pairs).await;
     Setup {
         app,
         provider,
@@ -71,6 +73,10 @@ async fn embedded() -> Setup {
 
 /// DynamoDB in moto, the client secret in moto's Secrets Manager.
 async fn on_moto() -> Setup {
+    on_moto_with(&[]).await
+}
+
+async fn on_moto_with(extra: &[(&str, &str)]) -> Setup {
     let provider = TestProvider::start().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&moto().sdk_config().await);
     let arn = secrets
@@ -83,11 +89,12 @@ async fn on_moto() -> Setup {
         .arn
         .unwrap();
     let (providers, allowlist) = settings(&provider, &arn);
-    let app = TestApp::on_moto_with(&[
-        ("OIDC_PROVIDERS", &providers),
-        ("OIDC_REDIRECT_ALLOWLIST", &allowlist),
-    ])
-    .await;
+    let mut pairs = vec![
+        ("OIDC_PROVIDERS", providers.as_str()),
+        ("OIDC_REDIRECT_ALLOWLIST", allowlist.as_str()),
+    ];
+    pairs.extend_from_slice(extra);
+    let app = TestApp::on_moto_with(&pairs).await;
     Setup {
         app,
         provider,
@@ -349,6 +356,39 @@ async fn a_confirmed_account_is_linked_by_a_verified_address_only(s: Setup) {
     s.app.login(&address, PASSWORD).await;
 }
 
+/// A password change between the provider's return and the app's trade of
+/// the code ends every other session, and the one the code would open:
+/// the code is refused. A code issued after the change works.
+async fn a_password_change_before_the_trade_kills_the_code(s: Setup) {
+    let address = email();
+    s.app.register_confirmed(&address, PASSWORD).await;
+    let owner = s.app.login(&address, PASSWORD).await;
+    s.provider
+        .sign_in_as(Person::verified(&subject(), &address));
+    let (verifier, challenge) = pkce();
+    let code = query(&s.back_at_app(&challenge).await)["code"].clone();
+
+    let new_password = "a brand new passphrase";
+    let (status, body) = s
+        .app
+        .call(
+            Method::POST,
+            "/v1/users/me/password",
+            Some(access(&owner)),
+            json!({"current_password": PASSWORD, "new_password": new_password}),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+
+    let (status, body) = s.redeem(&code, &verifier).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let pair = s.sign_in().await;
+    assert_eq!(pair["user_id"], owner["user_id"]);
+}
+
 /// A waiting account nobody confirmed does not get the identity (whoever
 /// made it knows its password): the provider's proof of the address wins
 /// and the squatter's account goes.
@@ -549,6 +589,31 @@ async fn authorize_refuses_what_it_cannot_honour(s: Setup) {
             assert_eq!(body["errors"][0]["field"], field, "{path}");
         }
     }
+}
+
+/// Starts from one client IP are counted (each keeps a flight item for ten
+/// minutes): past `OIDC_START_LIMIT_PER_IP` the answer is `429` with
+/// `Retry-After`, and no redirect to the provider.
+async fn sign_in_starts_from_one_ip_are_limited(s: Setup) {
+    latchkey_tests::within_one_window(300, std::time::Duration::from_secs(60)).await;
+    let (_, challenge) = pkce();
+    let path = s.app.url(&s.authorize_path(&challenge));
+    let allowed: usize = START_LIMIT.1.split('/').next().unwrap().parse().unwrap();
+    for _ in 0..allowed {
+        let response = s.get(&path).await;
+        assert_eq!(response.status(), 302);
+    }
+    let refused = s.get(&path).await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().get("location").is_none());
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=300).contains(&retry_after), "{retry_after}");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
 }
 
 /// The provider rotates its signing key: the next ID token names a key the
@@ -836,6 +901,25 @@ async fn a_disabled_account_is_not_signed_in(s: Setup) {
     assert_eq!(s.refusal().await, "account_disabled");
 }
 
+/// Three starts per five minutes, for the limit's own scenario.
+const START_LIMIT: (&str, &str) = ("OIDC_START_LIMIT_PER_IP", "3/300");
+
+mod start_limit {
+    use super::START_LIMIT;
+
+    #[tokio::test]
+    async fn embedded_store() {
+        super::sign_in_starts_from_one_ip_are_limited(super::embedded_with(&[START_LIMIT]).await)
+            .await;
+    }
+
+    #[tokio::test]
+    async fn dynamodb_in_moto() {
+        super::sign_in_starts_from_one_ip_are_limited(super::on_moto_with(&[START_LIMIT]).await)
+            .await;
+    }
+}
+
 macro_rules! on_both_stores_with_a_provider {
     ($($scenario:ident;)*) => {
         mod embedded_store {
@@ -860,6 +944,7 @@ macro_rules! on_both_stores_with_a_provider {
 on_both_stores_with_a_provider! {
     a_new_person_gets_an_account_and_a_federated_token;
     a_confirmed_account_is_linked_by_a_verified_address_only;
+    a_password_change_before_the_trade_kills_the_code;
     an_unconfirmed_account_is_not_linked_but_replaced;
     tampered_and_replayed_states_are_refused;
     id_tokens_with_a_wrong_nonce_audience_party_or_expiry_are_refused;

@@ -56,7 +56,7 @@ fn found(location: &Url) -> Result<Response<Body>, ApiError> {
 
 pub async fn authorize(
     app: &App,
-    _meta: &RequestMeta,
+    meta: &RequestMeta,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
     let provider = provider_in_path(app, &request)?;
@@ -86,6 +86,7 @@ pub async fn authorize(
     let user_type = check.finish_with(|| user_type)?;
     let location = federation::authorize(
         app,
+        &meta.client_ip,
         SignInStart {
             provider,
             app: app_return,

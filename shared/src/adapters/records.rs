@@ -1319,6 +1319,7 @@ pub struct GrantItem {
     pub remember_me: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub authenticated_at: OffsetDateTime,
+    pub credential_digest: String,
     pub expires_at: i64,
 }
 
@@ -1330,6 +1331,7 @@ impl GrantItem {
             code_challenge: grant.code_challenge.clone(),
             remember_me: grant.remember_me,
             authenticated_at: grant.authenticated_at,
+            credential_digest: grant.credential_digest.as_str().to_owned(),
             expires_at: grant.expires_at.unix_timestamp(),
         }
     }
@@ -1351,6 +1353,8 @@ impl GrantItem {
             code_challenge: self.code_challenge,
             remember_me: self.remember_me,
             authenticated_at: self.authenticated_at,
+            credential_digest: SecretHash::from_stored(&self.credential_digest)
+                .ok_or_else(corrupt)?,
             expires_at: OffsetDateTime::from_unix_timestamp(self.expires_at)
                 .map_err(|_| corrupt())?,
         }))

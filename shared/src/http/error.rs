@@ -681,6 +681,11 @@ impl From<FederationError> for ApiError {
             FederationError::MfaRequired(required) => Self::MfaRequired(required),
             FederationError::IdentityNotFound => Self::IdentityNotFound,
             FederationError::LastSignInMethod => Self::LastSignInMethod,
+            FederationError::RateLimited {
+                retry_after_seconds,
+            } => Self::RateLimited {
+                retry_after_seconds,
+            },
             FederationError::Reauth(error) => error.into(),
             // Discovery failed: the provider may be back in a moment.
             FederationError::Provider(error) => Self::Unavailable(Box::new(error)),

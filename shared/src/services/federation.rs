@@ -33,6 +33,7 @@ use crate::ports::{
 };
 use crate::secrets::{SecretHash, random_token};
 use crate::services::COLLISION_RETRIES;
+use crate::services::limits::{self, Scope};
 use crate::services::mfa::{self, MfaRequired};
 use crate::services::reauth::ReauthError;
 use crate::services::sessions::{self, Connection, Principal, TokenPair};
@@ -64,6 +65,8 @@ pub enum FederationError {
     /// Unlinking would leave the account with no way to sign in.
     #[error("the last way to sign in")]
     LastSignInMethod,
+    #[error("too many sign-ins started; retry after {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
     #[error(transparent)]
     Reauth(#[from] ReauthError),
     #[error("the provider failed: {0}")]
@@ -209,11 +212,27 @@ fn callback_url(app: &App, provider: &ProviderId) -> Result<Url, FederationError
         .map_err(|_| FederationError::InvalidRequest("provider"))
 }
 
-/// `GET /v1/auth/oidc/{provider}/authorize`: where to send the browser.
-pub async fn authorize(app: &App, start: SignInStart) -> Result<Url, FederationError> {
+limits::from_limited_error!(FederationError);
+
+/// `GET /v1/auth/oidc/{provider}/authorize` from `client_ip`: where to send
+/// the browser.
+pub async fn authorize(
+    app: &App,
+    client_ip: &str,
+    start: SignInStart,
+) -> Result<Url, FederationError> {
     if !is_s256_challenge(&start.code_challenge) {
         return Err(FederationError::InvalidRequest("code_challenge"));
     }
+    // Anyone may start one, and each keeps a flight item for its ten
+    // minutes: a client cannot fill the table with them.
+    limits::enforce(
+        app,
+        Scope::ProviderSignInsFromIp,
+        client_ip,
+        app.config.oidc_start_limit_per_ip,
+    )
+    .await?;
     let purpose = FlightPurpose::SignIn {
         user_type: start.user_type,
         remember_me: start.remember_me,
@@ -400,11 +419,12 @@ async fn land(
             app.store
                 .add_grant(&ProviderGrant {
                     hash: SecretHash::of(&code),
-                    user_id: account,
+                    user_id: account.user.id,
                     provider: flight.provider.clone(),
                     code_challenge: code_challenge.clone(),
                     remember_me: *remember_me,
                     authenticated_at: now,
+                    credential_digest: SecretHash::of(&account.password_hash),
                     expires_at: now + GRANT_TTL,
                 })
                 .await
@@ -504,14 +524,14 @@ async fn sign_in_account(
     key: &IdentityKey,
     person: &VerifiedPerson,
     connection: &Connection<'_>,
-) -> Result<Result<UserId, CallbackError>, StoreError> {
+) -> Result<Result<Account, CallbackError>, StoreError> {
     for _ in 0..COLLISION_RETRIES {
         if let Some(owner) = app.store.identity_owner(key, user_type).await? {
-            return Ok(match app.store.get_user(owner).await? {
-                Some(user) if user.status == AccountStatus::Disabled => {
+            return Ok(match app.store.get_account(owner).await? {
+                Some(account) if account.user.status == AccountStatus::Disabled => {
                     Err(CallbackError::AccountDisabled)
                 }
-                Some(user) => Ok(user.id),
+                Some(account) => Ok(account),
                 None => Err(CallbackError::ServerError),
             });
         }
@@ -559,7 +579,7 @@ async fn sign_in_account(
             }
         };
         match link(app, &account, key, person, connection).await? {
-            LinkOutcome::Linked => return Ok(Ok(account.user.id)),
+            LinkOutcome::Linked => return Ok(Ok(account)),
             LinkOutcome::Taken | LinkOutcome::AccountChanged => {}
         }
     }
@@ -602,10 +622,13 @@ pub async fn redeem(
     if !bool::from(answer.as_bytes().ct_eq(grant.code_challenge.as_bytes())) {
         return Err(FederationError::InvalidGrant);
     }
+    // The account as the provider's sign-in left it: a password set,
+    // changed or reset since then ends every session, and this one too.
     let account = app
         .store
         .get_account(grant.user_id)
         .await?
+        .filter(|account| SecretHash::of(&account.password_hash) == grant.credential_digest)
         .ok_or(FederationError::InvalidGrant)?;
     if account.user.status == AccountStatus::Disabled {
         return Err(FederationError::AccountDisabled);

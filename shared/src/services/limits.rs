@@ -31,6 +31,8 @@ pub enum Scope {
     FailedLoginsFromIp,
     /// Registration attempts from one client IP.
     RegistrationsFromIp,
+    /// Sign-ins with another provider started from one client IP.
+    ProviderSignInsFromIp,
 }
 
 impl Scope {
@@ -46,6 +48,7 @@ impl Scope {
             Self::ExistsChecksFromIp => "exists-ip",
             Self::FailedLoginsFromIp => "login-ip",
             Self::RegistrationsFromIp => "register-ip",
+            Self::ProviderSignInsFromIp => "oidc-ip",
         }
     }
 }
