@@ -4,36 +4,45 @@
 use super::*;
 
 impl DynamoStore {
-    /// Sets the profile's `second_factor` flag if the profile is still at
-    /// `expected_version`.
-    fn set_second_factor(
+    /// Moves the profile's version on if it is still `expected` (setting
+    /// its `second_factor` flag to `second_factor` when given): the
+    /// transaction fails if the profile moved meanwhile or is gone. Every
+    /// change that a concurrent check of the account must not miss (a
+    /// factor, an identity) goes through here.
+    pub(super) fn move_profile_version(
         &self,
         user_id: UserId,
-        on: bool,
-        expected_version: u64,
+        expected: u64,
         now: OffsetDateTime,
+        second_factor: Option<bool>,
     ) -> Result<TransactWriteItem, StoreError> {
+        let mut set =
+            "SET #user.#updated_at = :at, #user.#version = #user.#version + :one".to_owned();
+        let mut attribute_names = vec![
+            ("#user", attr::USER),
+            ("#updated_at", attr::UPDATED_AT),
+            ("#version", attr::VERSION),
+        ];
+        if second_factor.is_some() {
+            set.push_str(", #user.#second_factor = :on");
+            attribute_names.push(("#second_factor", attr::SECOND_FACTOR));
+        }
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Self::key(records::user_pk(user_id), records::PROFILE)))
-            .update_expression(
-                "SET #user.#second_factor = :on, #user.#updated_at = :at, \
-                 #user.#version = #user.#version + :one",
-            )
+            .update_expression(set)
             .condition_expression("attribute_exists(pk) AND #user.#version = :expected")
-            .set_expression_attribute_names(names(&[
-                ("#user", attr::USER),
-                ("#second_factor", attr::SECOND_FACTOR),
-                ("#updated_at", attr::UPDATED_AT),
-                ("#version", attr::VERSION),
-            ]))
-            .expression_attribute_values(":on", AttributeValue::Bool(on))
+            .set_expression_attribute_names(names(&attribute_names))
             .expression_attribute_values(":at", timestamp(now)?)
             .expression_attribute_values(":one", number(1))
-            .expression_attribute_values(":expected", number_u64(expected_version))
-            .build()
-            .map_err(boxed)?;
-        Ok(TransactWriteItem::builder().update(update).build())
+            .expression_attribute_values(":expected", number_u64(expected));
+        let update = match second_factor {
+            Some(on) => update.expression_attribute_values(":on", AttributeValue::Bool(on)),
+            None => update,
+        };
+        Ok(TransactWriteItem::builder()
+            .update(update.build().map_err(boxed)?)
+            .build())
     }
 
     /// Spends one proof of a second factor, conditionally.
@@ -136,11 +145,11 @@ impl FactorStore for DynamoStore {
             .map_err(boxed)?;
         let mut writes = vec![
             TransactWriteItem::builder().update(activate).build(),
-            self.set_second_factor(
+            self.move_profile_version(
                 activation.user_id,
-                true,
                 activation.expected_version,
                 activation.now,
+                Some(true),
             )?,
         ];
         if let Some(codes) = activation.recovery_codes {
@@ -181,11 +190,11 @@ impl FactorStore for DynamoStore {
                 .map_err(boxed)?;
             writes.push(TransactWriteItem::builder().delete(delete).build());
         }
-        writes.push(self.set_second_factor(
+        writes.push(self.move_profile_version(
             removal.user_id,
-            removal.second_factor_left,
             removal.expected_version,
             removal.now,
+            Some(removal.second_factor_left),
         )?);
         if !removal.second_factor_left {
             writes.push(self.delete(Self::key(user_pk, records::RECOVERY))?);

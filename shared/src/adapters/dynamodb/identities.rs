@@ -7,33 +7,6 @@ use crate::domain::{Identity, IdentityKey, UserType};
 use crate::ports::{IdentityStore, LinkOutcome, ProviderFlight, ProviderGrant, UnlinkOutcome};
 
 impl DynamoStore {
-    /// Moves the profile's version on, if it is still `expected`.
-    fn bump_version(
-        &self,
-        user_id: UserId,
-        expected: u64,
-        now: OffsetDateTime,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(records::user_pk(user_id), records::PROFILE)))
-            .update_expression(
-                "SET #user.#updated_at = :at, #user.#version = #user.#version + :one",
-            )
-            .condition_expression("attribute_exists(pk) AND #user.#version = :expected")
-            .set_expression_attribute_names(names(&[
-                ("#user", attr::USER),
-                ("#updated_at", attr::UPDATED_AT),
-                ("#version", attr::VERSION),
-            ]))
-            .expression_attribute_values(":at", timestamp(now)?)
-            .expression_attribute_values(":one", number(1))
-            .expression_attribute_values(":expected", number_u64(expected))
-            .build()
-            .map_err(boxed)?;
-        Ok(TransactWriteItem::builder().update(update).build())
-    }
-
     /// Deletes the item and returns what it held: of two takes one wins.
     async fn take<T: DeserializeOwned>(
         &self,
@@ -147,7 +120,7 @@ impl IdentityStore for DynamoStore {
                 &records::identity_sk(&identity.key, user_type),
                 &IdentityItem::new(identity),
             )?)?,
-            self.bump_version(user_id, expected_version, identity.linked_at)?,
+            self.move_profile_version(user_id, expected_version, identity.linked_at, None)?,
             self.put_event(event)?,
         ];
         Ok(match self.transact(writes).await? {
@@ -180,7 +153,7 @@ impl IdentityStore for DynamoStore {
                 records::identity_owner_pk(key, user_type),
                 records::IDENTITY,
             ))?,
-            self.bump_version(user_id, expected_version, event.at)?,
+            self.move_profile_version(user_id, expected_version, event.at, None)?,
             self.put_event(event)?,
         ];
         Ok(match self.transact(writes).await? {

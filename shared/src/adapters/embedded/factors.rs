@@ -6,23 +6,26 @@ use super::*;
 
 pub(super) type ItemTable<'a> = Table<'a, (&'static str, &'static str), &'static [u8]>;
 
-/// Sets the profile's `second_factor` flag if the profile is still at
-/// `expected_version`; `false` when it is not.
-fn set_second_factor(
+/// Moves the profile's version on if it is still `expected` (setting its
+/// `second_factor` flag to `second_factor` when given); `false` when it
+/// moved or the account is gone.
+pub(super) fn move_profile_version(
     table: &mut ItemTable<'_>,
     user_id: UserId,
-    on: bool,
-    expected_version: u64,
+    expected: u64,
     now: OffsetDateTime,
+    second_factor: Option<bool>,
 ) -> Result<bool, StoreError> {
     let user_pk = records::user_pk(user_id);
     let Some(mut profile) = get::<ProfileItem>(table, &user_pk, records::PROFILE)? else {
         return Ok(false);
     };
-    if profile.user.version != expected_version {
+    if profile.user.version != expected {
         return Ok(false);
     }
-    profile.user.second_factor = on;
+    if let Some(on) = second_factor {
+        profile.user.second_factor = on;
+    }
     profile.user.updated_at = now;
     profile.user.version += 1;
     put(table, &user_pk, records::PROFILE, &profile)?;
@@ -182,7 +185,7 @@ impl FactorStore for EmbeddedStore {
             factor.last_step = Some(step);
             factor.expires_at = None;
             put(table, &user_pk, &sk, &factor)?;
-            if !set_second_factor(table, user_id, true, expected_version, now)? {
+            if !move_profile_version(table, user_id, expected_version, now, Some(true))? {
                 return Err(Abort::With(ActivationOutcome::Stale));
             }
             if let Some(recovery) = &recovery {
@@ -220,7 +223,13 @@ impl FactorStore for EmbeddedStore {
                     return Err(Abort::With(ChangeOutcome::Stale));
                 }
             }
-            if !set_second_factor(table, user_id, second_factor_left, expected_version, now)? {
+            if !move_profile_version(
+                table,
+                user_id,
+                expected_version,
+                now,
+                Some(second_factor_left),
+            )? {
                 return Err(Abort::With(ChangeOutcome::Stale));
             }
             if !second_factor_left {

@@ -1,31 +1,10 @@
 //! `IdentityStore` on the embedded store: identities under their owner
 //! with an owner item each, flights and grants under their secret's hash.
 
-use super::factors::{Abort, ItemTable};
+use super::factors::{Abort, ItemTable, move_profile_version};
 use super::*;
 use crate::domain::{Identity, IdentityKey, UserType};
 use crate::ports::{IdentityStore, LinkOutcome, ProviderFlight, ProviderGrant, UnlinkOutcome};
-
-/// Moves the profile's version on if it is still `expected`; `false` when
-/// it moved or the account is gone.
-fn bump_version(
-    table: &mut ItemTable<'_>,
-    user_id: UserId,
-    expected: u64,
-    now: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let user_pk = records::user_pk(user_id);
-    let Some(mut profile) = get::<ProfileItem>(table, &user_pk, records::PROFILE)? else {
-        return Ok(false);
-    };
-    if profile.user.version != expected {
-        return Ok(false);
-    }
-    profile.user.version += 1;
-    profile.user.updated_at = now;
-    put(table, &user_pk, records::PROFILE, &profile)?;
-    Ok(true)
-}
 
 /// Removes and returns the item: one take wins.
 fn take<T: DeserializeOwned>(
@@ -129,7 +108,7 @@ impl IdentityStore for EmbeddedStore {
             if exists(table, &owner_pk, records::IDENTITY)? {
                 return Err(Abort::With(LinkOutcome::Taken));
             }
-            if !bump_version(table, user_id, expected_version, now)? {
+            if !move_profile_version(table, user_id, expected_version, now, None)? {
                 return Err(Abort::With(LinkOutcome::AccountChanged));
             }
             put(
@@ -166,7 +145,7 @@ impl IdentityStore for EmbeddedStore {
             {
                 return Err(Abort::With(UnlinkOutcome::NotFound));
             }
-            if !bump_version(table, user_id, expected_version, now)? {
+            if !move_profile_version(table, user_id, expected_version, now, None)? {
                 return Err(Abort::With(UnlinkOutcome::AccountChanged));
             }
             table
