@@ -20,7 +20,7 @@ use base64::Engine;
 use latchkey::domain::TotpSecret;
 use latchkey::test_support::SoftPasskey;
 use latchkey_tests::oidc::{Person, TestProvider};
-use latchkey_tests::{FaultProxy, TestApp, jwt_part, moto, policy_actions, template};
+use latchkey_tests::{FaultProxy, TestApp, jwt_part, policy_actions, template};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 
@@ -1361,15 +1361,7 @@ async fn every_route_through_the_lambda_binaries_needs_exactly_the_actions_its_f
 {
     let proxy = FaultProxy::start();
     let provider = TestProvider::start().await;
-    let secret_arn = aws_sdk_secretsmanager::Client::new(&moto().sdk_config().await)
-        .create_secret()
-        .name(format!("journey-{}", uuid::Uuid::new_v4().simple()))
-        .secret_string(&provider.client_secret)
-        .send()
-        .await
-        .unwrap()
-        .arn
-        .unwrap();
+    let secret_arn = provider.client_secret_in_moto().await;
     let providers = json!([provider.entry("journey", &secret_arn)]).to_string();
     let app = TestApp::through_lambda_binaries(
         &binaries(),

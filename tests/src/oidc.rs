@@ -187,6 +187,20 @@ impl TestProvider {
         self.lock().issued.clone()
     }
 
+    /// Keeps the client secret in moto's Secrets Manager, as a deployment
+    /// would: its ARN, for [`TestProvider::entry`].
+    pub async fn client_secret_in_moto(&self) -> String {
+        aws_sdk_secretsmanager::Client::new(&crate::moto().sdk_config().await)
+            .create_secret()
+            .name(format!("oidc-{}", uuid::Uuid::new_v4().simple()))
+            .secret_string(&self.client_secret)
+            .send()
+            .await
+            .unwrap()
+            .arn
+            .unwrap()
+    }
+
     /// The `OIDC_PROVIDERS` entry for this provider as `id`.
     pub fn entry(&self, id: &str, client_secret_arn: &str) -> Value {
         json!({

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_tests::oidc::{Person, Tamper, TestProvider};
-use latchkey_tests::{TestApp, jwt_part, moto};
+use latchkey_tests::{TestApp, jwt_part};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -78,16 +78,7 @@ async fn on_moto() -> Setup {
 
 async fn on_moto_with(extra: &[(&str, &str)]) -> Setup {
     let provider = TestProvider::start().await;
-    let secrets = aws_sdk_secretsmanager::Client::new(&moto().sdk_config().await);
-    let arn = secrets
-        .create_secret()
-        .name(format!("oidc-{}", uuid::Uuid::new_v4().simple()))
-        .secret_string(&provider.client_secret)
-        .send()
-        .await
-        .unwrap()
-        .arn
-        .unwrap();
+    let arn = provider.client_secret_in_moto().await;
     let (providers, allowlist) = settings(&provider, &arn);
     let mut pairs = vec![
         ("OIDC_PROVIDERS", providers.as_str()),

@@ -8,8 +8,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
+use latchkey_tests::TestApp;
 use latchkey_tests::oidc::{Person, Tamper, TestProvider};
-use latchkey_tests::{TestApp, moto};
 use serde_json::{Value, json};
 
 #[derive(Clone, Default)]
@@ -71,15 +71,7 @@ async fn a_journey_logs_one_line_per_request_and_none_of_its_secrets() {
 
     // A provider to sign in with too (its client secret in moto).
     let provider = TestProvider::start().await;
-    let secret_arn = aws_sdk_secretsmanager::Client::new(&moto().sdk_config().await)
-        .create_secret()
-        .name(format!("logs-{}", uuid::Uuid::new_v4().simple()))
-        .secret_string(&provider.client_secret)
-        .send()
-        .await
-        .unwrap()
-        .arn
-        .unwrap();
+    let secret_arn = provider.client_secret_in_moto().await;
     let providers = json!([provider.entry("op", &secret_arn)]).to_string();
     let app_return = "https://app.example.com/signed-in";
     let app = TestApp::on_moto_with(&[
